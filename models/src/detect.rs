@@ -1,0 +1,255 @@
+//! YuNet face detection: letterbox into a fixed square, run, decode the 12 stride outputs,
+//! non-maximum suppression, map back to original pixels.
+
+use crate::face::{BoundingBox, Face, Landmarks, Point};
+use crate::onnx::{load_model, OnnxModel};
+use crate::resize::{resize_into_bgr_planes, sample_rotated_into_bgr_planes, Region};
+use crate::EngineError;
+use image::RgbImage;
+use std::path::Path;
+use tract_onnx::prelude::*;
+
+const STRIDES: [usize; 3] = [8, 16, 32];
+/// Candidates kept for NMS, as OpenCV's top-k; bounds the quadratic NMS on adversarial input.
+const MAX_CANDIDATES: usize = 1000;
+
+/// Side of the rotated face views used to measure roll: the face fills about 70% of it.
+const PROBE_SIDE: usize = 96;
+/// Rotations of the face views; the detector scores an upright face highest.
+const PROBE_ANGLES: [f32; 3] = [-35.0, 0.0, 35.0];
+/// How much better a rotated view must score than the upright one to count as the face's pose.
+const PROBE_MARGIN: f32 = 0.04;
+/// Lower than the detection threshold: a rotated face scores low in the wrong views.
+const PROBE_MIN_SCORE: f32 = 0.3;
+/// Context around the face box in a probe view, as a multiple of the box's longer side.
+const PROBE_CONTEXT: f32 = 1.4;
+
+pub struct Detector {
+    model: OnnxModel,
+    /// The same network on a batch of small rotated face views (see `measure_roll`).
+    probe: OnnxModel,
+    side: usize,
+}
+
+/// The letterboxed input and how to map detector pixels back to the original image.
+pub struct DetectorInput {
+    pub tensor: Tensor,
+    pub scale_x: f32,
+    pub scale_y: f32,
+}
+
+impl Detector {
+    pub fn load(path: &Path, side: u32) -> Result<Self, EngineError> {
+        if side == 0 || !side.is_multiple_of(32) {
+            return Err(EngineError::Config(format!(
+                "detector_input_side must be a positive multiple of 32, got {side}"
+            )));
+        }
+        let side = side as usize;
+        let model = load_model(path, [1, 3, side, side], true)?;
+        let probe = load_model(path, [PROBE_ANGLES.len(), 3, PROBE_SIDE, PROBE_SIDE], true)?;
+        Ok(Self { model, probe, side })
+    }
+
+    pub fn input_side(&self) -> usize {
+        self.side
+    }
+
+    /// Resizes the image (aspect kept) into the top-left of a zero-padded square.
+    pub fn preprocess(&self, image: &RgbImage) -> DetectorInput {
+        let (w, h) = (image.width() as f64, image.height() as f64);
+        let scale = self.side as f64 / w.max(h);
+        let new_w = ((w * scale).round() as u32).clamp(1, self.side as u32);
+        let new_h = ((h * scale).round() as u32).clamp(1, self.side as u32);
+        let mut data = vec![0f32; 3 * self.side * self.side];
+        resize_into_bgr_planes(
+            image,
+            Region::whole(image),
+            new_w,
+            new_h,
+            &mut data,
+            self.side,
+            self.side,
+        );
+        let tensor = Tensor::from_shape(&[1, 3, self.side, self.side], &data)
+            .expect("buffer matches the shape by construction");
+        DetectorInput {
+            tensor,
+            scale_x: (w / new_w as f64) as f32,
+            scale_y: (h / new_h as f64) as f32,
+        }
+    }
+
+    /// Raw outputs in the model's order: cls_8/16/32, obj_8/16/32, bbox_8/16/32, kps_8/16/32.
+    pub fn infer(&self, input: Tensor) -> Result<TVec<TValue>, EngineError> {
+        self.model.run(input)
+    }
+
+    pub fn detect(
+        &self,
+        image: &RgbImage,
+        score_threshold: f32,
+        nms_iou: f32,
+    ) -> Result<Vec<Face>, EngineError> {
+        let input = self.preprocess(image);
+        let outputs = self.infer(input.tensor)?;
+        let mut faces = decode(&outputs, self.side, 0, score_threshold)?;
+        faces = non_max_suppression(faces, nms_iou);
+        for face in &mut faces {
+            scale_face(face, input.scale_x, input.scale_y);
+        }
+        Ok(faces)
+    }
+
+    /// In-plane rotation of a face in degrees (positive: counter-clockwise on screen).
+    ///
+    /// YuNet's landmarks follow in-plane rotation only weakly (a face turned 40 degrees reads as
+    /// about 9 from the eye line), so the face is re-detected in views rotated by each of
+    /// PROBE_ANGLES, in one batch. The detector scores the most upright view highest; its
+    /// rotation plus the eye-line angle measured inside it is the roll. The estimate is coarse
+    /// (views 35 degrees apart): it tells an upright face from one rotated by about 35 degrees
+    /// or more. `None` when no view finds the face.
+    pub fn measure_roll(&self, image: &RgbImage, face: &Face) -> Result<Option<f32>, EngineError> {
+        let b = face.bbox;
+        let centre = (b.x + b.width / 2.0, b.y + b.height / 2.0);
+        let extent = b.width.max(b.height) * PROBE_CONTEXT;
+        let view = 3 * PROBE_SIDE * PROBE_SIDE;
+        let mut data = vec![0f32; PROBE_ANGLES.len() * view];
+        for (angle, planes) in PROBE_ANGLES.iter().zip(data.chunks_exact_mut(view)) {
+            sample_rotated_into_bgr_planes(image, centre, extent, *angle, PROBE_SIDE, planes);
+        }
+        let input = Tensor::from_shape(&[PROBE_ANGLES.len(), 3, PROBE_SIDE, PROBE_SIDE], &data)
+            .expect("buffer matches the shape by construction");
+        let outputs = self.probe.run(input)?;
+        let mut views = Vec::with_capacity(PROBE_ANGLES.len());
+        for (item, angle) in PROBE_ANGLES.iter().enumerate() {
+            // The view is centred on the face of interest: take its strongest detection.
+            let found = decode(&outputs, PROBE_SIDE, item, PROBE_MIN_SCORE)?;
+            if let Some(f) = found.iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
+                let l = &f.landmarks;
+                let inner = (l.left_eye.y - l.right_eye.y).atan2(l.left_eye.x - l.right_eye.x);
+                // Screen y points down: a counter-clockwise tilt has a negative eye slope.
+                views.push((*angle, f.score, angle - inner.to_degrees()));
+            }
+        }
+        let upright = views
+            .iter()
+            .find(|v| v.0 == 0.0)
+            .map(|v| v.1)
+            .unwrap_or(0.0);
+        let best = views.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+        Ok(best.map(|&(angle, score, roll)| {
+            // Scores of nearby rotations are close near upright; only a clear win of a
+            // rotated view means the face is rotated.
+            if angle != 0.0 && score - upright < PROBE_MARGIN {
+                views.iter().find(|v| v.0 == 0.0).map_or(roll, |v| v.2)
+            } else {
+                roll
+            }
+        }))
+    }
+}
+
+/// Anchor-free decoding, as OpenCV's FaceDetectorYN does for this model: every cell of
+/// every stride predicts a centre offset, log-size and five landmark offsets.
+pub fn decode(
+    outputs: &[TValue],
+    side: usize,
+    batch_item: usize,
+    threshold: f32,
+) -> Result<Vec<Face>, EngineError> {
+    if outputs.len() != 12 {
+        return Err(EngineError::Model(format!(
+            "YuNet returned {} outputs, expected 12",
+            outputs.len()
+        )));
+    }
+    let mut faces = Vec::new();
+    for (i, &stride) in STRIDES.iter().enumerate() {
+        let cols = side / stride;
+        let cells = cols * cols;
+        let view = |k: usize, width: usize| -> Result<&[f32], EngineError> {
+            let len = cells * width;
+            let slice = outputs[k]
+                .try_as_plain_ram()
+                .and_then(|v| v.as_slice::<f32>())
+                .map_err(|e| EngineError::Model(format!("{e:#}")))?;
+            let Some(item) = slice.get(batch_item * len..(batch_item + 1) * len) else {
+                return Err(EngineError::Model(format!(
+                    "YuNet output {k} has {} values, too few for batch item {batch_item}",
+                    slice.len(),
+                )));
+            };
+            Ok(item)
+        };
+        let cls = view(i, 1)?;
+        let obj = view(3 + i, 1)?;
+        let bbox = view(6 + i, 4)?;
+        let kps = view(9 + i, 10)?;
+        let s = stride as f32;
+        for idx in 0..cells {
+            let score = (cls[idx].clamp(0.0, 1.0) * obj[idx].clamp(0.0, 1.0)).sqrt();
+            if score < threshold {
+                continue;
+            }
+            let (row, col) = ((idx / cols) as f32, (idx % cols) as f32);
+            let b = &bbox[idx * 4..idx * 4 + 4];
+            let (cx, cy) = ((col + b[0]) * s, (row + b[1]) * s);
+            let (w, h) = (b[2].exp() * s, b[3].exp() * s);
+            let k = &kps[idx * 10..idx * 10 + 10];
+            let point = |n: usize| Point {
+                x: (col + k[2 * n]) * s,
+                y: (row + k[2 * n + 1]) * s,
+            };
+            faces.push(Face {
+                score,
+                bbox: BoundingBox {
+                    x: cx - w / 2.0,
+                    y: cy - h / 2.0,
+                    width: w,
+                    height: h,
+                },
+                landmarks: Landmarks {
+                    right_eye: point(0),
+                    left_eye: point(1),
+                    nose: point(2),
+                    right_mouth: point(3),
+                    left_mouth: point(4),
+                },
+            });
+        }
+    }
+    Ok(faces)
+}
+
+fn scale_face(face: &mut Face, sx: f32, sy: f32) {
+    let b = &mut face.bbox;
+    b.x *= sx;
+    b.y *= sy;
+    b.width *= sx;
+    b.height *= sy;
+    let l = &mut face.landmarks;
+    for p in [
+        &mut l.right_eye,
+        &mut l.left_eye,
+        &mut l.nose,
+        &mut l.right_mouth,
+        &mut l.left_mouth,
+    ] {
+        p.x *= sx;
+        p.y *= sy;
+    }
+}
+
+/// Greedy NMS by descending score.
+pub fn non_max_suppression(mut faces: Vec<Face>, iou: f32) -> Vec<Face> {
+    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
+    faces.truncate(MAX_CANDIDATES);
+    let mut kept: Vec<Face> = Vec::new();
+    for face in faces {
+        if kept.iter().all(|k| k.bbox.iou(&face.bbox) <= iou) {
+            kept.push(face);
+        }
+    }
+    kept
+}

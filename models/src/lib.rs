@@ -1,0 +1,30 @@
+//! Face-analysis engine: YuNet face detection, quality gates mapped to the contract's rejection
+//! codes, and MiniFASNet presentation-attack detection, all on tract-onnx.
+
+pub mod config;
+pub mod decode;
+pub mod detect;
+mod engine;
+pub mod face;
+pub mod gates;
+mod onnx;
+pub mod pad;
+pub mod pose;
+pub mod quality;
+pub mod resize;
+
+pub use config::{EngineConfig, GateConfig};
+pub use engine::{Analysis, Engine, ModelPaths, Rejection, Timings};
+pub use liveness_contract::RejectionCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid engine configuration: {0}")]
+    Config(String),
+    #[error("cannot load model {model}: {reason}")]
+    Load { model: String, reason: String },
+    #[error("model {model} failed: {reason}")]
+    Inference { model: String, reason: String },
+    #[error("unexpected model output: {0}")]
+    Model(String),
+}

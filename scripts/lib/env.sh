@@ -1,0 +1,40 @@
+# Shared by the project's scripts: idempotent installs of what a fresh Debian machine lacks.
+
+# One build directory outside the checkout, so a fresh clone (CI) reuses an earlier build.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/liveness/target}"
+# Python tools (onnxruntime reference, benchmarks) live in their own virtualenv.
+export LIVENESS_VENV="${LIVENESS_VENV:-$HOME/.cache/liveness/venv}"
+# Development machines here keep mirrors of the public model files beside the checkout.
+if [[ -z "${LIVENESS_MODEL_MIRROR:-}" && -d ../shared/models ]]; then
+  export LIVENESS_MODEL_MIRROR="$PWD/../shared/models:$PWD/../shared/images"
+fi
+
+apt_install() {
+  if [[ ! -f /var/lib/apt/lists/.liveness-updated ]]; then
+    apt-get update -qq && touch /var/lib/apt/lists/.liveness-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_build_tools() {
+  local missing=()
+  command -v cc >/dev/null || missing+=(build-essential)
+  command -v python3 >/dev/null || missing+=(python3)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+  command -v curl >/dev/null || missing+=(curl ca-certificates)
+  if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
+  if ! command -v cargo >/dev/null; then
+    # Rust 1.95 (rust-version in Cargo.toml); rustup from Debian where available.
+    [[ -x "$HOME/.cargo/bin/cargo" ]] || { apt_install rustup && rustup toolchain install 1.95 --profile minimal && rustup default 1.95; }
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+}
+
+ensure_python_env() {
+  if [[ ! -x "$LIVENESS_VENV/bin/python" ]]; then
+    python3 -m venv "$LIVENESS_VENV"
+  fi
+  if ! "$LIVENESS_VENV/bin/python" -c 'import onnxruntime, numpy, PIL' 2>/dev/null; then
+    "$LIVENESS_VENV/bin/pip" install -q -r scripts/py/requirements.txt
+  fi
+}
