@@ -131,6 +131,8 @@ pub fn face_gates(
         .filter(|(i, f)| *i != primary && f.score as f64 >= cfg.second_face_min_score)
         .map(|(_, f)| (f.bbox.width / b.width.max(1.0)) as f64)
         .fold(0.0, f64::max);
+    let whole = b.union(&face.landmarks.implied_face());
+    let outside = 1.0 - (whole.area_inside(w, h) / whole.area().max(1.0)) as f64;
     let fraction = (b.width / w).max(b.height / h) as f64;
     let margin = [
         b.x / b.width,
@@ -153,10 +155,10 @@ pub fn face_gates(
         ),
         GateResult::new(
             FaceCropped,
-            "face_clearance",
-            margin,
-            Bound::Min,
-            cfg.min_face_clearance,
+            "face_outside_fraction",
+            outside,
+            Bound::Max,
+            cfg.max_face_outside_fraction,
         ),
         GateResult::new(
             FaceTooClose,

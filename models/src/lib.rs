@@ -7,7 +7,7 @@ pub mod detect;
 mod engine;
 pub mod face;
 pub mod gates;
-mod onnx;
+pub mod onnx;
 pub mod pad;
 pub mod pose;
 pub mod quality;

@@ -143,7 +143,11 @@ fn pad_inputs_and_logits_match_onnxruntime() {
 
         let logits = model.logits(tensor).unwrap();
         let diff = max_abs_diff(&logits, &floats(&reference["logits"]));
-        eprintln!("{}: input max abs diff {:e}, logits max abs diff {diff:e}", model.name, max_abs_diff(&ours, &theirs));
+        eprintln!(
+            "{}: input max abs diff {:e}, logits max abs diff {diff:e}",
+            model.name,
+            max_abs_diff(&ours, &theirs)
+        );
         assert!(diff <= TOLERANCE, "{} logits differ by {diff}", model.name);
     }
 }

@@ -10,7 +10,7 @@ import numpy as np
 import ortref
 
 IMAGE = "astronaut.png"
-SIDE = 320
+SIDE = 256
 SAMPLE_STRIDE = 97
 
 

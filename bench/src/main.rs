@@ -1,0 +1,33 @@
+//! `bench`: measurements printed as tables, each comparison made side by side in one run.
+
+mod engine;
+mod profile;
+mod table;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "bench", about = "Liveness benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The face-analysis engine against onnxruntime (Python) on the same models and images.
+    Engine(engine::Args),
+    /// Per-operator time profile of each model in tract.
+    Profile(profile::Args),
+    /// Internal: load every model, analyse the images once, print peak RSS in KiB.
+    #[command(hide = true)]
+    Rss(engine::RssArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Engine(args) => engine::run(args),
+        Command::Profile(args) => profile::run(args),
+        Command::Rss(args) => engine::rss(args),
+    }
+}
