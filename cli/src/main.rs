@@ -1,6 +1,7 @@
 //! `liveness`: command-line entry to the engine (and, later, the capture and operations tools).
 
 mod analyze;
+mod capture;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,6 +21,14 @@ struct Cli {
 enum Command {
     /// Analyse images: one JSON verdict per line, in input order.
     Analyze(analyze::Args),
+    /// Generate a server key pair for capture packets.
+    Keygen(capture::KeygenArgs),
+    /// Make a burst of JPEG frames from one photo, with simulated sensor noise (demos, tests).
+    Burst(capture::BurstArgs),
+    /// Seal JPEG frames into a capture packet for a server public key.
+    Seal(capture::SealArgs),
+    /// Open a capture packet and print its capture-liveness assessment.
+    Assess(capture::AssessArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +42,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Keygen(args) => capture::keygen(args).map(|()| ExitCode::SUCCESS),
+        Command::Burst(args) => capture::burst(args).map(|()| ExitCode::SUCCESS),
+        Command::Seal(args) => capture::seal(args).map(|()| ExitCode::SUCCESS),
+        Command::Assess(args) => capture::assess_packet(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

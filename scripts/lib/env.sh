@@ -4,6 +4,7 @@
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/liveness/target}"
 # Python tools (onnxruntime reference, benchmarks) live in their own virtualenv.
 export LIVENESS_VENV="${LIVENESS_VENV:-$HOME/.cache/liveness/venv}"
+export LIVENESS_PYTHON="${LIVENESS_PYTHON:-$LIVENESS_VENV/bin/python}"
 # Development machines here keep mirrors of the public model files beside the checkout.
 if [[ -z "${LIVENESS_MODEL_MIRROR:-}" && -d ../shared/models ]]; then
   export LIVENESS_MODEL_MIRROR="$PWD/../shared/models:$PWD/../shared/images"
@@ -34,7 +35,7 @@ ensure_python_env() {
   if [[ ! -x "$LIVENESS_VENV/bin/python" ]]; then
     python3 -m venv "$LIVENESS_VENV"
   fi
-  if ! "$LIVENESS_VENV/bin/python" -c 'import onnxruntime, numpy, PIL' 2>/dev/null; then
+  if ! "$LIVENESS_VENV/bin/python" -c 'import onnxruntime, numpy, PIL, pyhpke, cbor2' 2>/dev/null; then
     "$LIVENESS_VENV/bin/pip" install -q -r scripts/py/requirements.txt
   fi
 }

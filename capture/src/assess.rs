@@ -1,0 +1,426 @@
+//! Capture liveness: open the packet, then run named checks. Every check is a signal with a
+//! weight; all of them are kept as the breakdown stored server-side. Clients see only the
+//! score (sum of the weights of passed signals minus those of failed ones, unbounded, for
+//! calibration) and the probability (0 when any signal fails, else 1).
+
+use crate::keys::Keyring;
+use crate::packet::{open, OpenError};
+use crate::payload::Payload;
+use crate::stores::{NonceCheck, NonceStore, ReplayStore, StoreError};
+use image::GrayImage;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalName {
+    /// The packet is well-formed, decrypts and authenticates (not tampered or truncated).
+    PacketIntact,
+    /// It is sealed to a key this server holds.
+    KnownKey,
+    /// It carries a nonce this server issued, unexpired and not used by another submission.
+    NonceValid,
+    /// This exact packet was not submitted before.
+    PacketNotReplayed,
+    /// None of its frames was submitted before in another packet.
+    FramesNotReplayed,
+    /// Each frame's bytes hash to the digest the metadata gives.
+    FrameHashesMatch,
+    /// The `selfie` sent beside the packet is one of the sealed frames.
+    SelfieIsSealedFrame,
+    /// The camera label names no virtual camera.
+    PhysicalCamera,
+    /// The platform reported no automation.
+    NoAutomation,
+    /// Capture and frame times are ordered, inside the capture window, recent, not in the future.
+    TimestampsPlausible,
+    /// Every frame decodes to the width and height the metadata claims.
+    FrameSizesMatch,
+    /// Consecutive frames differ by at least sensor noise (an injected still image does not).
+    FramesDiffer,
+}
+
+impl SignalName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PacketIntact => "packet_intact",
+            Self::KnownKey => "known_key",
+            Self::NonceValid => "nonce_valid",
+            Self::PacketNotReplayed => "packet_not_replayed",
+            Self::FramesNotReplayed => "frames_not_replayed",
+            Self::FrameHashesMatch => "frame_hashes_match",
+            Self::SelfieIsSealedFrame => "selfie_is_sealed_frame",
+            Self::PhysicalCamera => "physical_camera",
+            Self::NoAutomation => "no_automation",
+            Self::TimestampsPlausible => "timestamps_plausible",
+            Self::FrameSizesMatch => "frame_sizes_match",
+            Self::FramesDiffer => "frames_differ",
+        }
+    }
+
+    /// Contribution to the score. Cryptographic and replay evidence weigh most; every signal
+    /// is hard (a failure makes the probability 0), the weights only grade the score.
+    pub fn weight(self) -> f64 {
+        match self {
+            Self::PacketIntact => 0.2,
+            Self::KnownKey => 0.05,
+            Self::NonceValid => 0.15,
+            Self::PacketNotReplayed => 0.15,
+            Self::FramesNotReplayed => 0.1,
+            Self::FrameHashesMatch => 0.1,
+            Self::SelfieIsSealedFrame => 0.05,
+            Self::PhysicalCamera => 0.1,
+            Self::NoAutomation => 0.05,
+            Self::TimestampsPlausible => 0.05,
+            Self::FrameSizesMatch => 0.05,
+            Self::FramesDiffer => 0.15,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Signal {
+    pub name: SignalName,
+    pub passed: bool,
+    pub weight: f64,
+    /// What was measured, for the stored breakdown.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Case-insensitive substrings of camera labels that betray a virtual camera.
+    pub virtual_camera_patterns: Vec<String>,
+    /// A capture that ended longer ago than this is stale.
+    pub max_capture_age_ms: u64,
+    /// Client clocks may run this far ahead of the server's.
+    pub max_clock_skew_ms: u64,
+    /// Slack around the capture window for frame timestamps.
+    pub frame_time_tolerance_ms: u64,
+    /// Mean absolute difference (0-255 grey levels, sampled pixels) below which two
+    /// consecutive frames count as the same image. Camera sensor noise alone gives 1-3.
+    pub min_frame_difference: f64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        let patterns = [
+            "virtual",
+            "obs",
+            "manycam",
+            "v4l2loopback",
+            "dummy video",
+            "snap camera",
+            "xsplit",
+            "splitcam",
+            "camtwist",
+            "droidcam",
+            "epoccam",
+            "iriun",
+            "e2esoft",
+            "youcam",
+            "fake_device",
+            "fake video",
+        ];
+        Self {
+            virtual_camera_patterns: patterns.iter().map(|p| p.to_string()).collect(),
+            max_capture_age_ms: 5 * 60 * 1000,
+            max_clock_skew_ms: 60 * 1000,
+            frame_time_tolerance_ms: 100,
+            min_frame_difference: 0.5,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    pub signals: Vec<Signal>,
+    /// The opened payload, when the packet could be opened (the frames for face analysis).
+    pub payload: Option<Payload>,
+}
+
+impl Assessment {
+    pub fn probability(&self) -> f64 {
+        if self.signals.iter().all(|s| s.passed) {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
+    pub fn score(&self) -> f64 {
+        self.signals
+            .iter()
+            .map(|s| if s.passed { s.weight } else { -s.weight })
+            .sum()
+    }
+
+    /// The first failed signal, in evaluation order.
+    pub fn first_failure(&self) -> Option<&Signal> {
+        self.signals.iter().find(|s| !s.passed)
+    }
+
+    fn push(&mut self, name: SignalName, passed: bool, detail: impl Into<String>) {
+        self.signals.push(Signal {
+            name,
+            passed,
+            weight: name.weight(),
+            detail: detail.into(),
+        });
+    }
+}
+
+/// What a client submitted.
+#[derive(Debug, Clone, Copy)]
+pub struct Submission<'a> {
+    /// The `encrypted_file` bytes.
+    pub packet: &'a [u8],
+    /// The optional `selfie` image sent beside the packet.
+    pub selfie: Option<&'a [u8]>,
+    /// Identifies the request to the stores (the transaction id): assessing the same
+    /// submission again, as a redelivered job does, is not a replay.
+    pub id: &'a str,
+}
+
+/// Opens the packet and runs every check. Only store outages are errors; everything wrong
+/// with the packet is a failed signal.
+pub async fn assess(
+    submission: Submission<'_>,
+    keys: &Keyring,
+    policy: &Policy,
+    stores: &(impl NonceStore + ReplayStore),
+    now_ms: u64,
+) -> Result<Assessment, StoreError> {
+    let Submission {
+        packet,
+        selfie,
+        id: submission,
+    } = submission;
+    let (nonces, replays) = (stores, stores);
+    let mut a = Assessment {
+        signals: Vec::new(),
+        payload: None,
+    };
+    let payload = match open(packet, keys) {
+        Ok(payload) => payload,
+        Err(OpenError::UnknownKeyId(id)) => {
+            a.push(
+                SignalName::KnownKey,
+                false,
+                format!("sealed to unknown key id {id:?}"),
+            );
+            return Ok(a);
+        }
+        Err(e) => {
+            a.push(SignalName::PacketIntact, false, e.to_string());
+            return Ok(a);
+        }
+    };
+    a.push(
+        SignalName::PacketIntact,
+        true,
+        format!("{} bytes, {} frames", packet.len(), payload.frames.len()),
+    );
+    a.push(SignalName::KnownKey, true, "");
+
+    check_frame_hashes(&mut a, &payload);
+    if let Some(selfie) = selfie {
+        let digest = Sha256::digest(selfie);
+        let found = payload
+            .frames
+            .iter()
+            .position(|f| f.sha256 == digest.as_slice());
+        let detail = found.map_or("selfie matches no sealed frame".into(), |i| {
+            format!("frame {i}")
+        });
+        a.push(SignalName::SelfieIsSealedFrame, found.is_some(), detail);
+    }
+    let label = payload.camera.label.to_lowercase();
+    let virtual_cam = policy
+        .virtual_camera_patterns
+        .iter()
+        .find(|p| label.contains(&p.to_lowercase()));
+    a.push(
+        SignalName::PhysicalCamera,
+        virtual_cam.is_none(),
+        match virtual_cam {
+            Some(p) => format!("camera label {:?} matches {p:?}", payload.camera.label),
+            None => format!("camera label {:?}", payload.camera.label),
+        },
+    );
+    let automated: Vec<&str> = payload
+        .automation
+        .iter()
+        .filter(|(_, &on)| on)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    a.push(
+        SignalName::NoAutomation,
+        automated.is_empty(),
+        automated.join(", "),
+    );
+    let timing = timestamp_problem(&payload, policy, now_ms);
+    a.push(
+        SignalName::TimestampsPlausible,
+        timing.is_none(),
+        timing.unwrap_or_default(),
+    );
+    check_frames_content(&mut a, &payload, policy);
+
+    let nonce = if payload.nonce.is_empty() {
+        Err("no nonce in the packet".to_string())
+    } else {
+        match nonces.consume(&payload.nonce, submission, now_ms).await? {
+            NonceCheck::Fresh => Ok(()),
+            NonceCheck::Unknown => Err("nonce was never issued".into()),
+            NonceCheck::Expired => Err("nonce expired".into()),
+            NonceCheck::AlreadyUsed => Err("nonce already used by another submission".into()),
+        }
+    };
+    a.push(
+        SignalName::NonceValid,
+        nonce.is_ok(),
+        nonce.err().unwrap_or_default(),
+    );
+
+    let packet_digest: [u8; 32] = Sha256::digest(packet).into();
+    let frame_digests: Vec<[u8; 32]> = payload
+        .frames
+        .iter()
+        .map(|f| Sha256::digest(&f.jpeg).into())
+        .collect();
+    let replay = replays
+        .record(packet_digest, &frame_digests, submission)
+        .await?;
+    a.push(
+        SignalName::PacketNotReplayed,
+        !replay.packet_seen,
+        if replay.packet_seen {
+            "packet seen before"
+        } else {
+            ""
+        },
+    );
+    a.push(
+        SignalName::FramesNotReplayed,
+        replay.frames_seen == 0,
+        format!(
+            "{} of {} frames seen before",
+            replay.frames_seen,
+            frame_digests.len()
+        ),
+    );
+    a.payload = Some(payload);
+    Ok(a)
+}
+
+fn check_frame_hashes(a: &mut Assessment, payload: &Payload) {
+    let bad: Vec<usize> = payload
+        .frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| Sha256::digest(&f.jpeg).as_slice() != f.sha256.as_slice())
+        .map(|(i, _)| i)
+        .collect();
+    a.push(
+        SignalName::FrameHashesMatch,
+        bad.is_empty(),
+        if bad.is_empty() {
+            String::new()
+        } else {
+            format!("frames {bad:?}")
+        },
+    );
+}
+
+fn timestamp_problem(p: &Payload, policy: &Policy, now_ms: u64) -> Option<String> {
+    let (start, end) = (p.capture_started_at_ms, p.capture_ended_at_ms);
+    if end < start {
+        return Some("capture ends before it starts".into());
+    }
+    if end > now_ms + policy.max_clock_skew_ms {
+        return Some(format!("capture ends {} ms in the future", end - now_ms));
+    }
+    if now_ms.saturating_sub(end) > policy.max_capture_age_ms {
+        return Some(format!("capture ended {} s ago", (now_ms - end) / 1000));
+    }
+    let times: Vec<u64> = p.frames.iter().map(|f| f.captured_at_ms).collect();
+    let slack = policy.frame_time_tolerance_ms;
+    if let Some(t) = times
+        .iter()
+        .find(|&&t| t + slack < start || t > end + slack)
+    {
+        return Some(format!(
+            "frame time {t} outside the capture window {start}-{end}"
+        ));
+    }
+    if times.len() > 1 {
+        if times.windows(2).all(|w| w[0] == w[1]) {
+            return Some("all frames carry the same time".into());
+        }
+        if times.windows(2).any(|w| w[1] <= w[0]) {
+            return Some("frame times are not strictly increasing".into());
+        }
+    }
+    None
+}
+
+/// Decodes every frame: sizes must match the metadata, and consecutive frames must differ.
+fn check_frames_content(a: &mut Assessment, payload: &Payload, policy: &Policy) {
+    let mut grays: Vec<GrayImage> = Vec::new();
+    let mut problem = None;
+    for (i, frame) in payload.frames.iter().enumerate() {
+        match image::load_from_memory_with_format(&frame.jpeg, image::ImageFormat::Jpeg) {
+            Ok(img) if (img.width(), img.height()) == (frame.width, frame.height) => {
+                grays.push(img.into_luma8())
+            }
+            Ok(img) => {
+                problem.get_or_insert(format!(
+                    "frame {i} is {}x{}, metadata says {}x{}",
+                    img.width(),
+                    img.height(),
+                    frame.width,
+                    frame.height
+                ));
+            }
+            Err(e) => {
+                problem.get_or_insert(format!("frame {i} is not a decodable JPEG: {e}"));
+            }
+        }
+    }
+    a.push(
+        SignalName::FrameSizesMatch,
+        problem.is_none(),
+        problem.unwrap_or_default(),
+    );
+    if grays.len() >= 2 {
+        let diffs: Vec<f64> = grays
+            .windows(2)
+            .map(|w| sampled_difference(&w[0], &w[1]))
+            .collect();
+        let min = diffs.iter().copied().fold(f64::INFINITY, f64::min);
+        a.push(
+            SignalName::FramesDiffer,
+            min >= policy.min_frame_difference,
+            format!("smallest mean difference between consecutive frames {min:.3}"),
+        );
+    }
+}
+
+/// Mean absolute difference over a grid of single pixels (not averaged blocks, which would
+/// smooth away exactly the sensor noise this looks for). Different sizes count as different.
+fn sampled_difference(a: &GrayImage, b: &GrayImage) -> f64 {
+    if a.dimensions() != b.dimensions() {
+        return f64::INFINITY;
+    }
+    let (w, h) = a.dimensions();
+    let step = (w / 160).max(1);
+    let (mut sum, mut n) = (0u64, 0u64);
+    for y in (0..h).step_by(step as usize) {
+        for x in (0..w).step_by(step as usize) {
+            sum += a.get_pixel(x, y)[0].abs_diff(b.get_pixel(x, y)[0]) as u64;
+            n += 1;
+        }
+    }
+    sum as f64 / n.max(1) as f64
+}

@@ -1,0 +1,204 @@
+//! The capture packet from the command line, and interoperability with an independent
+//! implementation (scripts/py/capture_interop.py, pyhpke + cbor2) written from the spec.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn liveness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_liveness"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn python(args: &[&str]) -> Output {
+    let python = std::env::var("LIVENESS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/py/capture_interop.py"
+    );
+    Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python runs (scripts/lib/env.sh sets LIVENESS_PYTHON)")
+}
+
+fn t1() -> String {
+    let dir = std::env::var_os("LIVENESS_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/assets"));
+    dir.join("silentface_image_T1.jpg").display().to_string()
+}
+
+struct Setup {
+    dir: PathBuf,
+    public: String,
+    private_entry: String,
+    frames: Vec<String>,
+}
+
+fn setup(name: &str) -> Setup {
+    let dir = std::env::temp_dir().join(format!("liveness-capture-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let keys = dir.join("keys");
+    let public = ok(liveness(&[
+        "keygen",
+        "--key-id",
+        "k-2026",
+        "--dir",
+        keys.to_str().unwrap(),
+    ]))
+    .trim()
+    .to_string();
+    let private = std::fs::read_to_string(keys.join("k-2026.key"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let frames_dir = dir.join("frames");
+    let frames = ok(liveness(&[
+        "burst",
+        "--count",
+        "3",
+        "--out-dir",
+        frames_dir.to_str().unwrap(),
+        &t1(),
+    ]))
+    .lines()
+    .map(str::to_string)
+    .collect();
+    Setup {
+        dir,
+        public,
+        private_entry: format!("k-2026={private}"),
+        frames,
+    }
+}
+
+fn assess(s: &Setup, packet: &Path, nonce: &str, selfie: Option<&str>) -> Value {
+    let mut args = vec![
+        "assess",
+        "--keys",
+        &s.private_entry,
+        "--issued-nonce",
+        nonce,
+    ];
+    if let Some(selfie) = selfie {
+        args.extend(["--selfie", selfie]);
+    }
+    let packet = packet.to_str().unwrap();
+    args.push(packet);
+    serde_json::from_str(&ok(liveness(&args))).unwrap()
+}
+
+fn seal(s: &Setup, nonce: &str, extra: &[&str], name: &str) -> PathBuf {
+    let out = s.dir.join(name);
+    let mut args = vec![
+        "seal",
+        "--key",
+        &s.public,
+        "--nonce",
+        nonce,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.extend(s.frames.iter().map(String::as_str));
+    ok(liveness(&args));
+    out
+}
+
+fn failed(v: &Value) -> Vec<String> {
+    v["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["passed"] == false)
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn cli_seal_then_assess_is_live() {
+    let s = setup("roundtrip");
+    let packet = seal(&s, "nonce-rt", &[], "packet.bin");
+    let v = assess(&s, &packet, "nonce-rt", Some(&s.frames[1]));
+    assert_eq!(v["capture_liveness"]["probability"], 1.0, "{v}");
+    assert!(v["capture_liveness"]["score"].as_f64().unwrap() > 1.0);
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+#[test]
+fn cli_test_aids_produce_the_named_failures() {
+    let s = setup("aids");
+    let cases: [(&[&str], &str); 7] = [
+        (&["--tamper"], "packet_intact"),
+        (&["--claim-key-id", "k-2019"], "known_key"),
+        (&["--wrong-frame-hash"], "frame_hashes_match"),
+        (&["--claim-size", "1920x1080"], "frame_sizes_match"),
+        (&["--timestamps", "reversed"], "timestamps_plausible"),
+        (&["--camera-label", "OBS Virtual Camera"], "physical_camera"),
+        (&["--automation", "webdriver"], "no_automation"),
+    ];
+    for (i, (aid, signal)) in cases.iter().enumerate() {
+        let nonce = format!("n{i}");
+        let packet = seal(&s, &nonce, aid, &format!("p{i}.bin"));
+        let v = assess(&s, &packet, &nonce, None);
+        assert_eq!(v["capture_liveness"]["probability"], 0.0, "{aid:?}");
+        assert_eq!(failed(&v), vec![signal.to_string()], "{aid:?}");
+    }
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+#[test]
+fn packet_sealed_by_pyhpke_opens_and_is_live() {
+    let s = setup("py-seal");
+    let packet = s.dir.join("from-python.bin");
+    let mut args = vec!["seal", &s.public, "nonce-py", packet.to_str().unwrap(), "1"];
+    args.extend(s.frames.iter().map(String::as_str));
+    let out = python(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = assess(&s, &packet, "nonce-py", Some(&s.frames[1]));
+    assert_eq!(v["capture_liveness"]["probability"], 1.0, "{v}");
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+#[test]
+fn packet_sealed_by_our_cli_opens_with_pyhpke() {
+    let s = setup("py-open");
+    let packet = seal(&s, "nonce-rs", &[], "from-rust.bin");
+    let out = python(&["open", &s.private_entry, packet.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["nonce"], "nonce-rs");
+    assert_eq!(v["key_id"], "k-2026");
+    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["frames"].as_array().unwrap().len(), 3);
+    assert_eq!(v["frames"][0]["width"], 480);
+    // A tampered packet must not open there either.
+    let tampered = seal(&s, "nonce-rs2", &["--tamper"], "tampered.bin");
+    assert!(
+        !python(&["open", &s.private_entry, tampered.to_str().unwrap()])
+            .status
+            .success()
+    );
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
