@@ -2,6 +2,7 @@
 
 mod analyze;
 mod capture;
+mod tenant;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ enum Command {
     Burst(capture::BurstArgs),
     /// Seal JPEG frames into a capture packet for a server public key.
     Seal(capture::SealArgs),
+    /// Manage tenants (API clients) in the database at DATABASE_URL.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
     /// Open a capture packet and print its capture-liveness assessment.
     Assess(capture::AssessArgs),
 }
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => capture::keygen(args).map(|()| ExitCode::SUCCESS),
         Command::Burst(args) => capture::burst(args).map(|()| ExitCode::SUCCESS),
         Command::Seal(args) => capture::seal(args).map(|()| ExitCode::SUCCESS),
+        Command::Tenant(command) => tenant::run(command).map(|()| ExitCode::SUCCESS),
         Command::Assess(args) => capture::assess_packet(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -1,0 +1,106 @@
+//! Settings read once from environment variables into typed structs; every variable has a
+//! documented default (README.md, "Configuration") except secrets.
+
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name}={value:?} is invalid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{0} must be set")]
+    Missing(&'static str),
+}
+
+/// The variable parsed as `T`, or `default` when unset.
+pub fn env_or<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            value,
+            reason: e.to_string(),
+        }),
+        Err(_) => Ok(default),
+    }
+}
+
+pub fn env_required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// DATABASE_URL, default postgres://postgres:postgres@127.0.0.1:5432/liveness
+    pub url: String,
+    /// DATABASE_MAX_CONNECTIONS, default 10
+    pub max_connections: u32,
+}
+
+impl DatabaseConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: env_or(
+                "DATABASE_URL",
+                "postgres://postgres:postgres@127.0.0.1:5432/liveness".to_string(),
+            )?,
+            max_connections: env_or("DATABASE_MAX_CONNECTIONS", 10)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// AMQP_URL, default amqp://guest:guest@127.0.0.1:5672/%2f
+    pub url: String,
+    /// LIVENESS_QUEUE, default liveness.jobs (its dead letters go to `<name>.dead`)
+    pub queue: String,
+    /// LIVENESS_DELIVERY_LIMIT, default 5: deliveries before a job is dead-lettered
+    pub delivery_limit: u32,
+}
+
+impl QueueConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: env_or(
+                "AMQP_URL",
+                "amqp://guest:guest@127.0.0.1:5672/%2f".to_string(),
+            )?,
+            queue: env_or("LIVENESS_QUEUE", "liveness.jobs".to_string())?,
+            delivery_limit: env_or("LIVENESS_DELIVERY_LIMIT", 5)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// S3_ENDPOINT, default http://127.0.0.1:8014 (scripts/stack starts s3s-fs there)
+    pub endpoint: String,
+    /// S3_REGION, default us-east-1
+    pub region: String,
+    /// S3_ACCESS_KEY / S3_SECRET_KEY, default liveness / liveness-secret (the local stack's)
+    pub access_key: String,
+    pub secret_key: String,
+    /// S3_BUCKET, default liveness-captures; objects are keyed `tenant-<id>/...`
+    pub bucket: String,
+}
+
+impl StorageConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            endpoint: env_or("S3_ENDPOINT", "http://127.0.0.1:8014".to_string())?,
+            region: env_or("S3_REGION", "us-east-1".to_string())?,
+            access_key: env_or("S3_ACCESS_KEY", "liveness".to_string())?,
+            secret_key: env_or("S3_SECRET_KEY", "liveness-secret".to_string())?,
+            bucket: env_or("S3_BUCKET", "liveness-captures".to_string())?,
+        })
+    }
+}

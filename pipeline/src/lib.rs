@@ -1,0 +1,14 @@
+//! What the producer and the worker share: environment configuration, the database (schema
+//! in migrations/ and its data access), the job message and queue topology, capture storage
+//! in S3, and the rendering of verdicts in the contract's shapes.
+
+pub mod config;
+pub mod db;
+pub mod queue;
+pub mod sessions;
+pub mod storage;
+pub mod tenants;
+pub mod transactions;
+pub mod verdict;
+
+pub use config::{env_or, ConfigError};

@@ -1,0 +1,127 @@
+//! Capture sessions (nonces) and replay digests in PostgreSQL: the stores capture
+//! assessment needs, bound to one tenant and one transaction.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use liveness_capture::{NonceCheck, NonceStore, ReplayCheck, ReplayStore, StoreError};
+use sqlx::PgPool;
+
+pub struct Session {
+    pub nonce: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn create(
+    pool: &PgPool,
+    tenant_id: i64,
+    ttl: chrono::Duration,
+) -> Result<Session, sqlx::Error> {
+    let nonce = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>());
+    let expires_at: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO capture_sessions (nonce, tenant_id, expires_at) VALUES ($1, $2, now() + $3) RETURNING expires_at",
+    )
+    .bind(&nonce)
+    .bind(tenant_id)
+    .bind(ttl)
+    .fetch_one(pool)
+    .await?;
+    Ok(Session { nonce, expires_at })
+}
+
+/// Nonce and digest stores for one transaction of one tenant.
+pub struct PgCaptureStores<'a> {
+    pub pool: &'a PgPool,
+    pub tenant_id: i64,
+    pub transaction_id: i64,
+}
+
+fn store_error(e: sqlx::Error) -> StoreError {
+    StoreError(Box::new(e))
+}
+
+impl NonceStore for PgCaptureStores<'_> {
+    async fn consume(
+        &self,
+        nonce: &str,
+        _submission: &str,
+        now_ms: u64,
+    ) -> Result<NonceCheck, StoreError> {
+        let now = DateTime::<Utc>::from_timestamp_millis(now_ms as i64).unwrap_or_else(Utc::now);
+        // Consume atomically: of two concurrent submissions with one nonce, exactly one wins.
+        let consumed = sqlx::query(
+            "UPDATE capture_sessions SET used_at = $4, used_by = $3
+             WHERE nonce = $1 AND tenant_id = $2 AND used_at IS NULL AND expires_at > $4",
+        )
+        .bind(nonce)
+        .bind(self.tenant_id)
+        .bind(self.transaction_id)
+        .bind(now)
+        .execute(self.pool)
+        .await
+        .map_err(store_error)?;
+        if consumed.rows_affected() == 1 {
+            return Ok(NonceCheck::Fresh);
+        }
+        let row: Option<(i64, Option<i64>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT tenant_id, used_by, expires_at FROM capture_sessions WHERE nonce = $1",
+        )
+        .bind(nonce)
+        .fetch_optional(self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(match row {
+            // Another tenant's nonce is, for this tenant, one that was never issued.
+            None => NonceCheck::Unknown,
+            Some((tenant, _, _)) if tenant != self.tenant_id => NonceCheck::Unknown,
+            Some((_, Some(by), _)) if by == self.transaction_id => NonceCheck::Fresh,
+            Some((_, Some(_), _)) => NonceCheck::AlreadyUsed,
+            Some(_) => NonceCheck::Expired,
+        })
+    }
+}
+
+impl ReplayStore for PgCaptureStores<'_> {
+    async fn record(
+        &self,
+        packet: [u8; 32],
+        frames: &[[u8; 32]],
+        _submission: &str,
+    ) -> Result<ReplayCheck, StoreError> {
+        let mut kinds = vec!["packet"];
+        let mut digests = vec![packet.to_vec()];
+        for f in frames {
+            kinds.push("frame");
+            digests.push(f.to_vec());
+        }
+        // First owner wins; a digest owned by another transaction has been seen before.
+        let owners: Vec<(String, i64)> = sqlx::query_as(
+            "WITH input AS (SELECT * FROM unnest($1::text[], $2::bytea[]) AS t(kind, digest)),
+                  inserted AS (
+                      INSERT INTO capture_digests (kind, digest, transaction_id)
+                      SELECT kind, digest, $3 FROM input
+                      ON CONFLICT (kind, digest) DO NOTHING
+                      RETURNING kind, digest, transaction_id)
+             SELECT input.kind, COALESCE(inserted.transaction_id, existing.transaction_id)
+             FROM input
+             LEFT JOIN inserted ON inserted.kind = input.kind AND inserted.digest = input.digest
+             LEFT JOIN capture_digests existing ON existing.kind = input.kind AND existing.digest = input.digest",
+        )
+        .bind(&kinds)
+        .bind(&digests)
+        .bind(self.transaction_id)
+        .fetch_all(self.pool)
+        .await
+        .map_err(store_error)?;
+        let other = |kind: &str| {
+            owners
+                .iter()
+                .filter(|(k, tx)| k == kind && *tx != self.transaction_id)
+                .count()
+        };
+        Ok(ReplayCheck {
+            packet_seen: other("packet") > 0,
+            frames_seen: other("frame"),
+        })
+    }
+}

@@ -1,0 +1,105 @@
+//! Tenants (API clients): credentials and per-tenant settings.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore;
+use sqlx::PgPool;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Tenant {
+    pub id: i64,
+    pub name: String,
+    pub client_id: String,
+    pub face_threshold: f64,
+    pub webhook_url: Option<String>,
+}
+
+/// A new tenant and its secret, which is stored only as a hash: show it once.
+pub struct Created {
+    pub tenant: Tenant,
+    pub client_secret: String,
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub async fn create(
+    pool: &PgPool,
+    name: &str,
+    face_threshold: f64,
+) -> Result<Created, sqlx::Error> {
+    let client_id = format!("lvc_{}", random_token(12));
+    let client_secret = format!("lvs_{}", random_token(24));
+    let secret = client_secret.clone();
+    let hash = tokio::task::spawn_blocking(move || {
+        let salt = SaltString::from_b64(&URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()))
+            .expect("16 random bytes are a valid salt");
+        Argon2::default()
+            .hash_password(secret.as_bytes(), &salt)
+            .expect("argon2 hashing of a short secret")
+            .to_string()
+    })
+    .await
+    .expect("hashing task does not panic");
+    let tenant = sqlx::query_as::<_, Tenant>(
+        "INSERT INTO tenants (name, client_id, secret_hash, face_threshold) VALUES ($1, $2, $3, $4)
+         RETURNING id, name, client_id, face_threshold, webhook_url",
+    )
+    .bind(name)
+    .bind(&client_id)
+    .bind(&hash)
+    .bind(face_threshold)
+    .fetch_one(pool)
+    .await?;
+    Ok(Created {
+        tenant,
+        client_secret,
+    })
+}
+
+/// The tenant whose credentials these are, if they are valid and the tenant is enabled.
+pub async fn authenticate(
+    pool: &PgPool,
+    client_id: &str,
+    secret: &str,
+) -> Result<Option<Tenant>, sqlx::Error> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT id, secret_hash FROM tenants WHERE client_id = $1 AND disabled_at IS NULL",
+    )
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((id, hash)) = row else {
+        return Ok(None);
+    };
+    let secret = secret.to_string();
+    // Argon2 is deliberately slow: keep it off the async threads.
+    let ok = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(secret.as_bytes(), &h)
+                .is_ok()
+        })
+    })
+    .await
+    .expect("verification task does not panic");
+    if ok {
+        get(pool, id).await
+    } else {
+        Ok(None)
+    }
+}
+
+pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Tenant>, sqlx::Error> {
+    sqlx::query_as::<_, Tenant>(
+        "SELECT id, name, client_id, face_threshold, webhook_url FROM tenants WHERE id = $1 AND disabled_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}

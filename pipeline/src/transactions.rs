@@ -1,0 +1,196 @@
+//! Transactions: one per submitted capture, from `queued` to `done` (a verdict exists) or
+//! `failed` (the service could not judge it; also a verdict, with 709/711/712).
+
+use crate::db::VERDICT_CHANNEL;
+use crate::verdict::{Verdict, VerdictRow};
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction as PgTx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TransactionRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub status: String,
+    pub s3_bucket: String,
+    pub packet_key: String,
+    pub selfie_key: Option<String>,
+    pub request_fingerprint: Option<Vec<u8>>,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The columns of `TransactionRow`, spliced into queries at compile time (sqlx takes only
+/// static SQL).
+macro_rules! columns {
+    () => {
+        "id, tenant_id, status::text AS status, s3_bucket, packet_key, selfie_key, request_fingerprint, attempts, created_at"
+    };
+}
+
+pub struct NewTransaction<'a> {
+    pub tenant_id: i64,
+    pub s3_bucket: &'a str,
+    pub packet_key: &'a str,
+    pub selfie_key: Option<&'a str>,
+    pub packet_sha256: &'a [u8],
+    pub packet_bytes: i32,
+    pub citizen_id: Option<&'a str>,
+    pub device: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub request_fingerprint: &'a [u8],
+}
+
+pub enum Inserted {
+    New(i64),
+    /// The tenant already used this idempotency key.
+    Existing(TransactionRow),
+}
+
+pub async fn insert(pool: &PgPool, t: &NewTransaction<'_>) -> Result<Inserted, sqlx::Error> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO transactions (tenant_id, s3_bucket, packet_key, selfie_key, packet_sha256, packet_bytes,
+                                   citizen_id, device, idempotency_key, request_fingerprint)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+         RETURNING id",
+    )
+    .bind(t.tenant_id)
+    .bind(t.s3_bucket)
+    .bind(t.packet_key)
+    .bind(t.selfie_key)
+    .bind(t.packet_sha256)
+    .bind(t.packet_bytes)
+    .bind(t.citizen_id)
+    .bind(t.device)
+    .bind(t.idempotency_key)
+    .bind(t.request_fingerprint)
+    .fetch_optional(pool)
+    .await?;
+    match (id, t.idempotency_key) {
+        (Some(id), _) => Ok(Inserted::New(id)),
+        (None, Some(key)) => {
+            let row = by_idempotency_key(pool, t.tenant_id, key)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)?;
+            Ok(Inserted::Existing(row))
+        }
+        (None, None) => Err(sqlx::Error::RowNotFound),
+    }
+}
+
+pub async fn by_idempotency_key(
+    pool: &PgPool,
+    tenant_id: i64,
+    key: &str,
+) -> Result<Option<TransactionRow>, sqlx::Error> {
+    sqlx::query_as::<_, TransactionRow>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM transactions WHERE tenant_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(tenant_id)
+    .bind(key)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Removes a transaction whose job could not be queued, so that a retry starts clean.
+pub async fn delete_unqueued(pool: &PgPool, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM transactions WHERE id = $1 AND status = 'queued'")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(
+    pool: &PgPool,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<TransactionRow>, sqlx::Error> {
+    sqlx::query_as::<_, TransactionRow>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM transactions WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Marks the job started; returns the row unless a verdict already exists (a redelivery
+/// after the commit but before the ack).
+pub async fn start(pool: &PgPool, id: i64) -> Result<Option<TransactionRow>, sqlx::Error> {
+    sqlx::query_as::<_, TransactionRow>(concat!(
+        "UPDATE transactions SET status = 'processing', attempts = attempts + 1, updated_at = now()
+         WHERE id = $1 AND status IN ('queued', 'processing')
+         RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Writes the verdict and closes the transaction in one database transaction, then wakes
+/// whoever waits for it. Idempotent: a second verdict for the same transaction is ignored.
+pub async fn complete(
+    pool: &PgPool,
+    id: i64,
+    tenant_id: i64,
+    verdict: &Verdict,
+) -> Result<(), sqlx::Error> {
+    let mut tx: PgTx<'_, Postgres> = pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO verdicts (transaction_id, tenant_id, valid, error_code, message, error_details, face_probability,
+                               capture_score, capture_probability, failed_signal, capture_signals, frames,
+                               model_versions, timings_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (transaction_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .bind(verdict.valid)
+    .bind(verdict.error_code.map(|c| c.code() as i16))
+    .bind(verdict.error_code.map(|c| c.message()))
+    .bind(&verdict.error_details)
+    .bind(verdict.face_probability)
+    .bind(verdict.capture_score)
+    .bind(verdict.capture_probability)
+    .bind(&verdict.failed_signal)
+    .bind(&verdict.capture_signals)
+    .bind(&verdict.frames)
+    .bind(&verdict.model_versions)
+    .bind(&verdict.timings_ms)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        let status = if verdict.service_failure {
+            "failed"
+        } else {
+            "done"
+        };
+        sqlx::query("UPDATE transactions SET status = $2::transaction_status, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(VERDICT_CHANNEL)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+pub async fn verdict(pool: &PgPool, id: i64) -> Result<Option<VerdictRow>, sqlx::Error> {
+    sqlx::query_as::<_, VerdictRow>(
+        "SELECT valid, error_code, error_details, face_probability, capture_score, capture_probability
+         FROM verdicts WHERE transaction_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}

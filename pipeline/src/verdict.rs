@@ -1,0 +1,118 @@
+//! A verdict as the worker decides it, as the database stores it, and as clients see it in
+//! the contract's shapes.
+
+use liveness_contract::RejectionCode;
+use serde_json::{json, Map, Value};
+
+/// What the worker writes. `error_details` holds the client-facing reason; the capture
+/// signals and per-frame results are server-side only.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub valid: bool,
+    pub error_code: Option<RejectionCode>,
+    pub error_details: Option<Value>,
+    pub face_probability: Option<f64>,
+    pub capture_score: Option<f64>,
+    pub capture_probability: Option<f64>,
+    pub failed_signal: Option<String>,
+    pub capture_signals: Value,
+    pub frames: Value,
+    pub model_versions: Value,
+    pub timings_ms: Value,
+    /// The service could not judge the capture (709/711/712): status `failed`, not `done`.
+    pub service_failure: bool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VerdictRow {
+    pub valid: bool,
+    pub error_code: Option<i16>,
+    pub error_details: Option<Value>,
+    pub face_probability: Option<f64>,
+    pub capture_score: Option<f64>,
+    pub capture_probability: Option<f64>,
+}
+
+/// The seed's shapes: `valid`; `api_response` only with `details`; `id` only with
+/// `return_id`; on rejection `error_code`, `message` and `error_details`, the latter carrying
+/// `api_response` when details were asked for.
+pub fn render(row: &VerdictRow, id: i64, details: bool, return_id: bool) -> Value {
+    let mut out = Map::new();
+    out.insert("valid".into(), json!(row.valid));
+    let mut api = Map::new();
+    if let Some(p) = row.face_probability {
+        api.insert("face_liveness".into(), json!({ "probability": p }));
+    }
+    if let (Some(score), Some(probability)) = (row.capture_score, row.capture_probability) {
+        api.insert(
+            "capture_liveness".into(),
+            json!({ "score": score, "probability": probability }),
+        );
+    }
+    match row
+        .error_code
+        .and_then(|c| RejectionCode::try_from(c as u16).ok())
+    {
+        None => {
+            if details {
+                out.insert("api_response".into(), Value::Object(api));
+            }
+        }
+        Some(code) => {
+            out.insert("error_code".into(), json!(code.code()));
+            out.insert("message".into(), json!(code.message()));
+            let mut error_details = match &row.error_details {
+                Some(Value::Object(m)) => m.clone(),
+                _ => Map::new(),
+            };
+            if details {
+                error_details.insert("api_response".into(), Value::Object(api));
+            }
+            out.insert("error_details".into(), Value::Object(error_details));
+        }
+    }
+    if return_id {
+        out.insert("id".into(), json!(id));
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(valid: bool, code: Option<i16>) -> VerdictRow {
+        VerdictRow {
+            valid,
+            error_code: code,
+            error_details: code.map(|_| json!({ "capture_liveness": "For a positive result you must get 1, value achieved: 0.0." })),
+            face_probability: Some(0.98),
+            capture_score: Some(1.1),
+            capture_probability: Some(if valid { 1.0 } else { 0.0 }),
+        }
+    }
+
+    #[test]
+    fn shapes_follow_the_contract() {
+        assert_eq!(
+            render(&row(true, None), 284, false, false),
+            json!({ "valid": true })
+        );
+        assert_eq!(
+            render(&row(true, None), 284, true, true),
+            json!({ "valid": true, "api_response": { "face_liveness": { "probability": 0.98 },
+                    "capture_liveness": { "score": 1.1, "probability": 1.0 } }, "id": 284 })
+        );
+        let rejected = render(&row(false, Some(715)), 287, true, true);
+        assert_eq!(rejected["error_code"], 715);
+        assert_eq!(rejected["message"], "Attack detected in the sent image.");
+        assert_eq!(
+            rejected["error_details"]["api_response"]["capture_liveness"]["probability"],
+            0.0
+        );
+        assert!(rejected.get("api_response").is_none());
+        assert_eq!(rejected["id"], 287);
+        let plain = render(&row(false, Some(715)), 287, false, false);
+        assert!(plain["error_details"].get("api_response").is_none() && plain.get("id").is_none());
+    }
+}

@@ -1,0 +1,89 @@
+//! Every failure of a request, mapped once to an HTTP status and a stable code. Verdicts
+//! (700-715) are not errors: they are 200 answers with `valid: false`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("the access token has expired; request a new one")]
+    TokenExpired,
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("no such transaction")]
+    NotFound,
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("send multipart/form-data")]
+    UnsupportedMediaType,
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyConflict,
+    #[error("{component} is unavailable; nothing was stored, retry later")]
+    Unavailable { component: &'static str },
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::IdempotencyConflict => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+            }
+            Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+
+    pub fn database(e: sqlx::Error) -> Self {
+        tracing::error!(error = %e, "database error");
+        if liveness_pipeline::db::is_transient(&e) {
+            Self::Unavailable {
+                component: "the database",
+            }
+        } else {
+            Self::Internal
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let mut response = (
+            status,
+            Json(json!({ "error": code, "message": self.to_string() })),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert("www-authenticate", "Bearer".parse().expect("static header"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert("retry-after", "5".parse().expect("static header"));
+        }
+        response
+    }
+}

@@ -1,0 +1,128 @@
+//! The producer: the HTTP face of the service (Liveness Plus wire contract).
+
+pub mod auth;
+pub mod config;
+pub mod error;
+mod metrics_layer;
+mod openapi;
+mod routes;
+mod waiter;
+
+pub use config::ProducerConfig;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use liveness_pipeline::queue::{self, Publisher};
+use liveness_pipeline::storage::Storage;
+use sqlx::PgPool;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ProducerConfig>,
+    pub db: PgPool,
+    pub storage: Storage,
+    publisher: Arc<Mutex<Option<Publisher>>>,
+    waiters: waiter::Waiters,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl AppState {
+    /// Publishes a job, reconnecting to the broker once if the channel was lost.
+    pub async fn publish(&self, job: &queue::Job) -> Result<(), queue::QueueError> {
+        let mut slot = self.publisher.lock().await;
+        if let Some(publisher) = slot.as_ref().filter(|p| p.is_connected()) {
+            match publisher.publish(job).await {
+                Ok(()) => return Ok(()),
+                Err(e) => tracing::warn!(error = %e, "publish failed; reconnecting to the broker"),
+            }
+        }
+        *slot = None;
+        let publisher = Publisher::connect(&self.config.queue).await?;
+        let result = publisher.publish(job).await;
+        *slot = Some(publisher);
+        result
+    }
+
+    pub async fn broker_ready(&self) -> bool {
+        let mut slot = self.publisher.lock().await;
+        if slot.as_ref().is_some_and(Publisher::is_connected) {
+            return true;
+        }
+        match Publisher::connect(&self.config.queue).await {
+            Ok(publisher) => {
+                *slot = Some(publisher);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Connects (lazily: the service starts even while a dependency is down, and answers
+    /// 503 until it is back), migrates the database, binds the port.
+    pub async fn build(config: ProducerConfig) -> anyhow::Result<Self> {
+        let db = liveness_pipeline::db::connect(&config.database).await?;
+        liveness_pipeline::db::migrate(&db).await?;
+        let storage = Storage::new(&config.storage);
+        if let Err(e) = storage.ensure_bucket().await {
+            tracing::warn!(error = %e, "bucket not ready yet");
+        }
+        let waiters = waiter::Waiters::default();
+        tokio::spawn(waiters.clone().listen(db.clone()));
+        let listener = TcpListener::bind(&config.listen_addr).await?;
+        let max_body = config.max_body_bytes;
+        let state = AppState {
+            config: Arc::new(config),
+            db,
+            storage,
+            publisher: Arc::new(Mutex::new(None)),
+            waiters,
+            metrics: metrics_layer::handle(),
+        };
+        let router = Router::new()
+            .route("/api/v3/auth/token", post(routes::token::issue))
+            .route("/api/v3/biometrics/liveness/sessions", post(routes::sessions::create))
+            .route("/api/v3/biometrics/liveness/keys", get(routes::sessions::keys))
+            .route("/api/v3/biometrics/liveness/", post(routes::liveness::submit))
+            .route("/api/v3/biometrics/liveness", post(routes::liveness::submit))
+            .route("/api/v3/biometrics/liveness/{id}", get(routes::liveness::lookup))
+            .route("/api/v3/openapi.json", get(openapi::document))
+            .route("/healthz", get(routes::health::healthz))
+            .route("/readyz", get(routes::health::readyz))
+            .route("/metrics", get(routes::health::metrics))
+            .layer(DefaultBodyLimit::max(max_body))
+            .layer(axum::middleware::from_fn(metrics_layer::record))
+            .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(),
+                    tenant_id = tracing::field::Empty, transaction_id = tracing::field::Empty)
+            }))
+            .with_state(state);
+        Ok(Self { listener, router })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .expect("bound socket has an address")
+            .port()
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,317 @@
+//! `POST /api/v3/biometrics/liveness/` and `GET /api/v3/biometrics/liveness/{id}`.
+
+use crate::auth::TenantId;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::multipart::MultipartError;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use liveness_pipeline::queue::Job;
+use liveness_pipeline::transactions::{self, Inserted, NewTransaction, TransactionRow};
+use liveness_pipeline::verdict::render;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The fields of the seed's request; anything else in the form is ignored.
+#[derive(Default)]
+struct Submission {
+    encrypted_file: Option<Vec<u8>>,
+    selfie: Option<Vec<u8>>,
+    details: bool,
+    return_id: bool,
+    respond_async: bool,
+    citizen_id: Option<String>,
+    device: Option<String>,
+}
+
+const MAX_TEXT_FIELD: usize = 256;
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(ApiError::bad_request(
+            "invalid_field",
+            format!("{name} must be true or false"),
+        )),
+    }
+}
+
+fn multipart_error(e: MultipartError, limit: usize) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge { limit }
+    } else {
+        ApiError::bad_request("invalid_multipart", format!("the form cannot be read: {e}"))
+    }
+}
+
+async fn read_form(mut form: Multipart, limit: usize) -> Result<Submission, ApiError> {
+    let mut s = Submission::default();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+        let text = || -> Result<String, ApiError> {
+            let t = std::str::from_utf8(&bytes).map_err(|_| {
+                ApiError::bad_request("invalid_field", format!("{name} must be text"))
+            })?;
+            if t.len() > MAX_TEXT_FIELD {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("{name} is longer than {MAX_TEXT_FIELD} bytes"),
+                ));
+            }
+            Ok(t.to_string())
+        };
+        match name.as_str() {
+            "encrypted_file" => s.encrypted_file = Some(bytes.to_vec()),
+            "selfie" => s.selfie = Some(bytes.to_vec()).filter(|b| !b.is_empty()),
+            "details" => s.details = parse_bool("details", &text()?)?,
+            "return_id" => s.return_id = parse_bool("return_id", &text()?)?,
+            "async" => s.respond_async = parse_bool("async", &text()?)?,
+            "citizen_id" => s.citizen_id = Some(text()?).filter(|t| !t.is_empty()),
+            "device" => s.device = Some(text()?).filter(|t| !t.is_empty()),
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+fn fingerprint(packet: &[u8], s: &Submission) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(Sha256::digest(packet));
+    h.update(Sha256::digest(s.selfie.as_deref().unwrap_or_default()));
+    for field in [&s.citizen_id, &s.device] {
+        h.update(field.as_deref().unwrap_or_default().as_bytes());
+        h.update([0]);
+    }
+    h.finalize().to_vec()
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    TenantId(tenant): TenantId,
+    headers: HeaderMap,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let form = form.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+    let mut submission = read_form(form, state.config.max_body_bytes).await?;
+    let packet = submission
+        .encrypted_file
+        .take()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_file",
+                "encrypted_file is required and must not be empty",
+            )
+        })?;
+    let prefer_async = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+        });
+    let respond_async = submission.respond_async || prefer_async;
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string))
+        .transpose()
+        .map_err(|_| {
+            ApiError::bad_request("invalid_header", "Idempotency-Key must be visible ASCII")
+        })?;
+    if idempotency_key
+        .as_ref()
+        .is_some_and(|k| k.is_empty() || k.len() > 255)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_header",
+            "Idempotency-Key must be 1-255 characters",
+        ));
+    }
+    let fingerprint = fingerprint(&packet, &submission);
+
+    // A retried request with the same key is answered from the first one, before storing.
+    if let Some(key) = &idempotency_key {
+        if let Some(existing) = transactions::by_idempotency_key(&state.db, tenant, key)
+            .await
+            .map_err(ApiError::database)?
+        {
+            return respond_existing(&state, existing, &fingerprint, &submission, respond_async)
+                .await;
+        }
+    }
+
+    let day = chrono::Utc::now().format("%Y/%m/%d");
+    let object = uuid::Uuid::new_v4();
+    let packet_key = format!("tenant-{tenant}/{day}/{object}.lvcp");
+    let selfie_key = submission
+        .selfie
+        .as_ref()
+        .map(|_| format!("tenant-{tenant}/{day}/{object}.selfie"));
+    let packet_sha256 = Sha256::digest(&packet).to_vec();
+    let packet_bytes = packet.len() as i32;
+    state.storage.put(&packet_key, packet).await.map_err(|e| {
+        tracing::error!(error = %e, "storing the packet failed");
+        ApiError::Unavailable {
+            component: "object storage",
+        }
+    })?;
+    if let (Some(key), Some(selfie)) = (&selfie_key, submission.selfie.take()) {
+        if let Err(e) = state.storage.put(key, selfie).await {
+            tracing::error!(error = %e, "storing the selfie failed");
+            let _ = state.storage.delete(&packet_key).await;
+            return Err(ApiError::Unavailable {
+                component: "object storage",
+            });
+        }
+    }
+    let cleanup_objects = || async {
+        let _ = state.storage.delete(&packet_key).await;
+        if let Some(key) = &selfie_key {
+            let _ = state.storage.delete(key).await;
+        }
+    };
+    let new = NewTransaction {
+        tenant_id: tenant,
+        s3_bucket: &state.storage.bucket,
+        packet_key: &packet_key,
+        selfie_key: selfie_key.as_deref(),
+        packet_sha256: &packet_sha256,
+        packet_bytes,
+        citizen_id: submission.citizen_id.as_deref(),
+        device: submission.device.as_deref(),
+        idempotency_key: idempotency_key.as_deref(),
+        request_fingerprint: &fingerprint,
+    };
+    let id = match transactions::insert(&state.db, &new).await {
+        Ok(Inserted::New(id)) => id,
+        Ok(Inserted::Existing(existing)) => {
+            // A concurrent request with the same key won the race.
+            cleanup_objects().await;
+            return respond_existing(&state, existing, &fingerprint, &submission, respond_async)
+                .await;
+        }
+        Err(e) => {
+            cleanup_objects().await;
+            return Err(ApiError::database(e));
+        }
+    };
+    tracing::Span::current().record("transaction_id", id);
+
+    if let Err(e) = state
+        .publish(&Job {
+            transaction_id: id,
+            tenant_id: tenant,
+        })
+        .await
+    {
+        tracing::error!(error = %e, transaction_id = id, "queueing the job failed");
+        metrics::counter!("queue_publish_failures_total").increment(1);
+        // Undo, so that the client's retry is a clean new submission.
+        let _ = transactions::delete_unqueued(&state.db, id).await;
+        cleanup_objects().await;
+        return Err(ApiError::Unavailable {
+            component: "the message broker",
+        });
+    }
+    tracing::info!(transaction_id = id, "capture queued");
+    if respond_async {
+        return Ok(accepted(id, "queued"));
+    }
+    wait_and_render(&state, id, submission.details, submission.return_id).await
+}
+
+async fn respond_existing(
+    state: &AppState,
+    existing: TransactionRow,
+    fingerprint: &[u8],
+    s: &Submission,
+    respond_async: bool,
+) -> Result<Response, ApiError> {
+    if existing.request_fingerprint.as_deref() != Some(fingerprint) {
+        return Err(ApiError::IdempotencyConflict);
+    }
+    if respond_async {
+        return Ok(accepted(existing.id, &existing.status));
+    }
+    wait_and_render(state, existing.id, s.details, s.return_id).await
+}
+
+fn accepted(id: i64, status: &str) -> Response {
+    let location = format!("/api/v3/biometrics/liveness/{id}");
+    (
+        StatusCode::ACCEPTED,
+        [("location", location)],
+        Json(json!({ "id": id, "status": status })),
+    )
+        .into_response()
+}
+
+/// Waits for the verdict (woken by NOTIFY, no polling) up to the sync timeout; after that the
+/// client gets 202 with the id to look up later.
+async fn wait_and_render(
+    state: &AppState,
+    id: i64,
+    details: bool,
+    return_id: bool,
+) -> Result<Response, ApiError> {
+    let woken = state.waiters.register(id);
+    let verdict = match transactions::verdict(&state.db, id)
+        .await
+        .map_err(ApiError::database)?
+    {
+        Some(v) => Some(v),
+        None => {
+            let _ = tokio::time::timeout(state.config.sync_timeout, woken).await;
+            transactions::verdict(&state.db, id)
+                .await
+                .map_err(ApiError::database)?
+        }
+    };
+    state.waiters.forget(id);
+    Ok(match verdict {
+        Some(v) => Json(render(&v, id, details, return_id)).into_response(),
+        None => accepted(id, "processing"),
+    })
+}
+
+pub async fn lookup(
+    State(state): State<AppState>,
+    TenantId(tenant): TenantId,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    // Any id that is not ours, malformed included, is simply not found.
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
+    let row = transactions::get(&state.db, tenant, id)
+        .await
+        .map_err(ApiError::database)?
+        .ok_or(ApiError::NotFound)?;
+    let mut body = match transactions::verdict(&state.db, id)
+        .await
+        .map_err(ApiError::database)?
+    {
+        Some(v) => render(&v, id, true, true),
+        None => json!({ "id": id }),
+    };
+    body["status"] = json!(row.status);
+    body["created_at"] = json!(row.created_at.to_rfc3339());
+    Ok(Json(body))
+}

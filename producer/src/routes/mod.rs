@@ -1,0 +1,4 @@
+pub mod health;
+pub mod liveness;
+pub mod sessions;
+pub mod token;

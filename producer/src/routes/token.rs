@@ -1,0 +1,57 @@
+//! `POST /api/v3/auth/token`: client credentials (JSON or form) for a short-lived JWT.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+struct Credentials {
+    client_id: String,
+    client_secret: String,
+}
+
+pub async fn issue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let credentials: Credentials = if content_type.starts_with("application/x-www-form-urlencoded")
+    {
+        serde_urlencoded::from_bytes(&body).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_credentials_body",
+                "client_id and client_secret are required",
+            )
+        })?
+    } else {
+        serde_json::from_slice(&body).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_credentials_body",
+                "send {\"client_id\": ..., \"client_secret\": ...}",
+            )
+        })?
+    };
+    let tenant = liveness_pipeline::tenants::authenticate(
+        &state.db,
+        &credentials.client_id,
+        &credentials.client_secret,
+    )
+    .await
+    .map_err(ApiError::database)?
+    .ok_or(ApiError::Unauthorized("unknown client or wrong secret"))?;
+    let ttl = state.config.jwt_ttl.as_secs() as i64;
+    Ok(Json(json!({
+        "access_token": crate::auth::issue(&state.config.jwt_secret, tenant.id, ttl),
+        "token_type": "Bearer",
+        "expires_in": ttl,
+    })))
+}

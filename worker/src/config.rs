@@ -1,0 +1,44 @@
+use liveness_capture::{Keyring, Policy};
+use liveness_models::EngineConfig;
+use liveness_pipeline::config::{env_or, DatabaseConfig, QueueConfig, StorageConfig};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the worker reads from the environment, parsed once at start-up.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub database: DatabaseConfig,
+    pub queue: QueueConfig,
+    pub storage: StorageConfig,
+    /// LIVENESS_CAPTURE_KEYS / LIVENESS_CAPTURE_KEY_DIR: private keys that open packets
+    pub capture_keys: Keyring,
+    /// LIVENESS_MODEL_DIR, default models/assets
+    pub model_dir: PathBuf,
+    /// LIVENESS_THREADS, default 0 (one inference thread per core)
+    pub engine: EngineConfig,
+    /// LIVENESS_PREFETCH, default 0 (= inference threads): jobs in flight at once
+    pub prefetch: u16,
+    /// LIVENESS_RETRY_BASE_MS, default 200: first backoff before a transient failure is retried
+    pub retry_base: Duration,
+    pub policy: Policy,
+}
+
+impl WorkerConfig {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let engine = EngineConfig {
+            threads: env_or("LIVENESS_THREADS", 0)?,
+            ..EngineConfig::default()
+        };
+        Ok(Self {
+            database: DatabaseConfig::from_env()?,
+            queue: QueueConfig::from_env()?,
+            storage: StorageConfig::from_env()?,
+            capture_keys: Keyring::from_env()?,
+            model_dir: env_or("LIVENESS_MODEL_DIR", PathBuf::from("models/assets"))?,
+            engine,
+            prefetch: env_or("LIVENESS_PREFETCH", 0)?,
+            retry_base: Duration::from_millis(env_or("LIVENESS_RETRY_BASE_MS", 200)?),
+            policy: Policy::default(),
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! One job, start to verdict. Failures are classified where they happen: `Retry` (a
+//! dependency is down: the message goes back to the queue after a backoff) or `Abort` (the
+//! capture cannot be judged: a failed verdict is recorded and the message acknowledged).
+
+use crate::decide::{decide, service_failure};
+use crate::Worker;
+use liveness_capture::{assess, Submission};
+use liveness_contract::RejectionCode;
+use liveness_pipeline::queue::Job;
+use liveness_pipeline::sessions::PgCaptureStores;
+use liveness_pipeline::storage::StorageError;
+use liveness_pipeline::{db, tenants, transactions};
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("transient: {0}")]
+    Retry(String),
+    #[error("permanent ({code}): {reason}")]
+    Abort { code: RejectionCode, reason: String },
+}
+
+fn from_db(e: sqlx::Error) -> JobError {
+    if db::is_transient(&e) {
+        JobError::Retry(format!("database: {e}"))
+    } else {
+        JobError::Abort {
+            code: RejectionCode::UnknownError,
+            reason: format!("database: {e}"),
+        }
+    }
+}
+
+fn from_storage(e: StorageError) -> JobError {
+    match e {
+        StorageError::NotFound(key) => JobError::Abort {
+            code: RejectionCode::UnknownError,
+            reason: format!("capture object {key} is missing"),
+        },
+        StorageError::Unavailable(_) => JobError::Retry(e.to_string()),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+pub enum Outcome {
+    Decided {
+        valid: bool,
+    },
+    /// A verdict already existed (a redelivery after commit): nothing written.
+    AlreadyDone,
+}
+
+pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
+    let started = Instant::now();
+    let Some(tx) = transactions::start(&worker.db, job.transaction_id)
+        .await
+        .map_err(from_db)?
+    else {
+        return Ok(Outcome::AlreadyDone);
+    };
+    let tenant = tenants::get(&worker.db, tx.tenant_id)
+        .await
+        .map_err(from_db)?
+        .ok_or_else(|| JobError::Abort {
+            code: RejectionCode::UnknownError,
+            reason: "tenant is gone or disabled".into(),
+        })?;
+
+    let packet = worker
+        .storage
+        .get(&tx.packet_key)
+        .await
+        .map_err(from_storage)?;
+    let selfie = match &tx.selfie_key {
+        Some(key) => Some(worker.storage.get(key).await.map_err(from_storage)?),
+        None => None,
+    };
+    let fetched = started.elapsed();
+
+    let stores = PgCaptureStores {
+        pool: &worker.db,
+        tenant_id: tx.tenant_id,
+        transaction_id: tx.id,
+    };
+    let id = tx.id.to_string();
+    let submission = Submission {
+        packet: &packet,
+        selfie: selfie.as_deref(),
+        id: &id,
+    };
+    let assessment = assess(submission, &worker.keys, &worker.policy, &stores, now_ms())
+        .await
+        .map_err(|e| JobError::Retry(format!("capture stores: {e}")))?;
+    let assessed = started.elapsed();
+
+    // Face analysis of every frame on the inference pool, off the async threads.
+    let frames: Vec<Vec<u8>> = assessment
+        .payload
+        .as_ref()
+        .map(|p| p.frames.iter().map(|f| f.jpeg.clone()).collect())
+        .unwrap_or_default();
+    let engine = worker.engine.clone();
+    let analyses = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        engine.analyze_many(&refs)
+    })
+    .await
+    .map_err(|e| JobError::Abort {
+        code: RejectionCode::EngineError,
+        reason: format!("inference task failed: {e}"),
+    })?;
+    if let Some(failure) = analyses
+        .iter()
+        .filter_map(|a| a.rejection.as_ref())
+        .find(|r| r.code == RejectionCode::ProcessingError)
+    {
+        return Err(JobError::Abort {
+            code: RejectionCode::EngineError,
+            reason: failure.detail.clone(),
+        });
+    }
+
+    let mut verdict = decide(
+        &assessment,
+        &analyses,
+        tenant.face_threshold,
+        &worker.model_versions,
+    );
+    verdict.timings_ms = serde_json::json!({
+        "fetch": fetched.as_secs_f64() * 1e3,
+        "capture": (assessed - fetched).as_secs_f64() * 1e3,
+        "faces": (started.elapsed() - assessed).as_secs_f64() * 1e3,
+        "total": started.elapsed().as_secs_f64() * 1e3,
+    });
+    transactions::complete(&worker.db, tx.id, tx.tenant_id, &verdict)
+        .await
+        .map_err(from_db)?;
+    Ok(Outcome::Decided {
+        valid: verdict.valid,
+    })
+}
+
+/// Records a failed verdict for a job that cannot succeed.
+pub async fn record_failure(
+    worker: &Worker,
+    job: Job,
+    code: RejectionCode,
+    reason: &str,
+) -> Result<(), JobError> {
+    let verdict = service_failure(code, reason, &worker.model_versions);
+    transactions::complete(&worker.db, job.transaction_id, job.tenant_id, &verdict)
+        .await
+        .map_err(from_db)
+}
