@@ -126,6 +126,23 @@ impl Storage {
         Ok(())
     }
 
+    /// Keys under a prefix (first page, up to 1000).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(page
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect())
+    }
+
     pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
         match self
             .client

@@ -37,8 +37,8 @@ pub async fn create(
     let client_secret = format!("lvs_{}", random_token(24));
     let secret = client_secret.clone();
     let hash = tokio::task::spawn_blocking(move || {
-        let salt = SaltString::from_b64(&URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()))
-            .expect("16 random bytes are a valid salt");
+        let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+            .expect("16 bytes make a valid salt");
         Argon2::default()
             .hash_password(secret.as_bytes(), &salt)
             .expect("argon2 hashing of a short secret")

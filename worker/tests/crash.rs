@@ -1,0 +1,120 @@
+//! A worker process killed with SIGKILL in the middle of jobs: the broker redelivers what was
+//! not acknowledged, a new worker finishes it, and every transaction gets exactly one verdict.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+
+fn spawn_worker(stack: &Stack) -> Child {
+    let c = &stack.worker_config;
+    Command::new(env!("CARGO_BIN_EXE_liveness-worker"))
+        .env("DATABASE_URL", &c.database.url)
+        .env("AMQP_URL", &c.queue.url)
+        .env("LIVENESS_QUEUE", &c.queue.queue)
+        .env("S3_ENDPOINT", &c.storage.endpoint)
+        .env("S3_ACCESS_KEY", &c.storage.access_key)
+        .env("S3_SECRET_KEY", &c.storage.secret_key)
+        .env("S3_BUCKET", &c.storage.bucket)
+        .env(
+            "LIVENESS_CAPTURE_KEYS",
+            format!("{}={}", stack.key.key_id, stack.key.to_base64()),
+        )
+        .env("LIVENESS_MODEL_DIR", &c.model_dir)
+        .env("LIVENESS_THREADS", "2")
+        .env("LIVENESS_PREFETCH", "2")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the worker binary starts")
+}
+
+async fn statuses(stack: &Stack) -> Vec<(i64, String, i32)> {
+    sqlx::query_as("SELECT id, status::text, attempts FROM transactions ORDER BY id")
+        .fetch_all(&stack.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_worker_jobs_are_redelivered_and_judged_once() {
+    let stack = Stack::start_with(Options {
+        in_process_worker: false,
+        amqp_url: None,
+    })
+    .await;
+    let client = stack.client("crash").await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        let nonce = stack.nonce(&client).await;
+        let (packet, _) = stack.packet("silentface_image_T1.jpg", &nonce);
+        let (status, body) = stack
+            .submit(&client, form(packet), &[("prefer", "respond-async")])
+            .await;
+        assert_eq!(status, 202);
+        ids.push(body["id"].as_i64().unwrap());
+    }
+
+    let mut worker = spawn_worker(&stack);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = statuses(&stack).await;
+        let done = s.iter().filter(|t| t.1 == "done").count();
+        if s.iter().any(|t| t.1 == "processing") && done >= 1 && done < ids.len() - 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker never got going: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    worker.kill().expect("SIGKILL");
+    worker.wait().unwrap();
+    // Frozen by the kill: these jobs were started and never finished.
+    let interrupted: Vec<i64> = statuses(&stack)
+        .await
+        .into_iter()
+        .filter(|t| t.1 == "processing")
+        .map(|t| t.0)
+        .collect();
+    assert!(
+        !interrupted.is_empty(),
+        "the kill landed between jobs; nothing was in flight"
+    );
+
+    let mut worker = spawn_worker(&stack);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while statuses(&stack).await.iter().any(|t| t.1 != "done") {
+        assert!(
+            Instant::now() < deadline,
+            "jobs left unfinished: {:?}",
+            statuses(&stack).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+
+    for id in &ids {
+        assert_eq!(stack.verdict_count(*id).await, 1, "transaction {id}");
+        let (status, body) = stack.lookup(&client, *id).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body["valid"], true,
+            "the redelivered job is no replay of itself: {body}"
+        );
+    }
+    for (id, _, attempts) in statuses(&stack)
+        .await
+        .into_iter()
+        .filter(|t| interrupted.contains(&t.0))
+    {
+        assert!(
+            attempts >= 2,
+            "transaction {id} was interrupted, so it must have been delivered again"
+        );
+    }
+    stack.stop().await;
+}

@@ -1,0 +1,344 @@
+//! A whole stack per test: its own database, queue and bucket on the real PostgreSQL,
+//! RabbitMQ and S3 server (scripts/stack services), the producer on port 0 and the worker
+//! in process (or as a real child process, for the crash test).
+#![allow(dead_code)]
+
+use liveness_capture::{
+    frame_from_jpeg, seal, Camera, KeyId, Keyring, Payload, Platform, PrivateKey, Sdk,
+};
+use liveness_models::EngineConfig;
+use liveness_pipeline::config::{DatabaseConfig, QueueConfig, StorageConfig};
+use liveness_producer::{Application, ProducerConfig};
+use liveness_worker::{Worker, WorkerConfig};
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+use sqlx::PgPool;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+pub const ADMIN_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
+
+pub fn assets() -> PathBuf {
+    std::env::var_os("LIVENESS_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/assets"))
+}
+
+fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{prefix}{}x{n}x{}",
+        std::process::id(),
+        rand::random::<u16>()
+    )
+}
+
+pub struct Stack {
+    pub base: String,
+    pub db: PgPool,
+    pub key: PrivateKey,
+    pub producer_config: ProducerConfig,
+    pub worker_config: WorkerConfig,
+    pub client: reqwest::Client,
+    stop: watch::Sender<bool>,
+    worker: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub struct Client {
+    pub tenant_id: i64,
+    pub token: String,
+}
+
+pub struct Options {
+    pub in_process_worker: bool,
+    pub amqp_url: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            in_process_worker: true,
+            amqp_url: None,
+        }
+    }
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Stack {
+        let name = unique("lvt");
+        let admin = PgPool::connect(ADMIN_DATABASE_URL)
+            .await
+            .expect("PostgreSQL runs (scripts/stack services)");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let database = DatabaseConfig {
+            url: format!("postgres://postgres:postgres@127.0.0.1:5432/{name}"),
+            max_connections: 8,
+        };
+        let queue = QueueConfig {
+            url: options
+                .amqp_url
+                .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
+            queue: format!("{name}.jobs"),
+            delivery_limit: 5,
+        };
+        let storage = StorageConfig {
+            endpoint: std::env::var("S3_ENDPOINT")
+                .unwrap_or_else(|_| "http://127.0.0.1:8014".into()),
+            region: "us-east-1".into(),
+            access_key: std::env::var("S3_ACCESS_KEY").unwrap_or_else(|_| "liveness".into()),
+            secret_key: std::env::var("S3_SECRET_KEY").unwrap_or_else(|_| "liveness-secret".into()),
+            bucket: name.replace('x', "-"),
+        };
+        let key = PrivateKey::generate(KeyId::parse("e2e-key").unwrap());
+        let keys = Keyring::new([key.clone()]);
+        let producer_config = ProducerConfig {
+            listen_addr: "127.0.0.1:0".into(),
+            database: database.clone(),
+            queue: queue.clone(),
+            storage: storage.clone(),
+            jwt_secret: format!("{name}-jwt-secret-of-at-least-32-bytes"),
+            jwt_ttl: Duration::from_secs(600),
+            sync_timeout: Duration::from_secs(30),
+            max_body_bytes: 4 * 1024 * 1024,
+            session_ttl: Duration::from_secs(300),
+            capture_keys: keys.clone(),
+        };
+        let worker_config = WorkerConfig {
+            database,
+            queue,
+            storage,
+            capture_keys: keys,
+            model_dir: assets(),
+            engine: EngineConfig {
+                threads: 2,
+                ..EngineConfig::default()
+            },
+            prefetch: 2,
+            retry_base: Duration::from_millis(50),
+            policy: liveness_capture::Policy::default(),
+        };
+        let app = Application::build(producer_config.clone())
+            .await
+            .expect("producer starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (stop, stopped) = watch::channel(false);
+        let mut on_stop = stopped.clone();
+        tokio::spawn(app.run_until(async move {
+            let _ = on_stop.changed().await;
+        }));
+        let worker = if options.in_process_worker {
+            let worker = Worker::build(worker_config.clone())
+                .await
+                .expect("worker starts");
+            Some(tokio::spawn(async move {
+                worker.run(stopped).await.expect("worker runs");
+            }))
+        } else {
+            None
+        };
+        let db = liveness_pipeline::db::connect(&producer_config.database)
+            .await
+            .unwrap();
+        Stack {
+            base,
+            db,
+            key,
+            producer_config,
+            worker_config,
+            client: reqwest::Client::new(),
+            stop,
+            worker,
+        }
+    }
+
+    /// Stops producer and worker, then removes this test's database and queues (the broker
+    /// and the database server are shared by every test and every run).
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(worker) = self.worker.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), worker).await;
+        }
+        self.db.close().await;
+        let q = &self.worker_config.queue;
+        if let Ok(connection) = liveness_pipeline::queue::connect(&QueueConfig {
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            ..q.clone()
+        })
+        .await
+        {
+            if let Ok(channel) = connection.create_channel().await {
+                for queue in [
+                    q.queue.clone(),
+                    liveness_pipeline::queue::dead_letter_queue(&q.queue),
+                ] {
+                    let _ = channel
+                        .queue_delete(queue.as_str().into(), Default::default())
+                        .await;
+                }
+                let exchange = liveness_pipeline::queue::dead_letter_exchange(&q.queue);
+                let _ = channel
+                    .exchange_delete(exchange.as_str().into(), Default::default())
+                    .await;
+            }
+            let _ = connection.close(200, "done".into()).await;
+        }
+        let name = self
+            .worker_config
+            .database
+            .url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if let Ok(admin) = PgPool::connect(ADMIN_DATABASE_URL).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&admin)
+            .await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A new tenant with a fresh access token.
+    pub async fn client(&self, name: &str) -> Client {
+        let created = liveness_pipeline::tenants::create(&self.db, &unique(name), 0.5)
+            .await
+            .unwrap();
+        let response: Value = self
+            .client
+            .post(self.url("/api/v3/auth/token"))
+            .json(&serde_json::json!({ "client_id": created.tenant.client_id, "client_secret": created.client_secret }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Client {
+            tenant_id: created.tenant.id,
+            token: response["access_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn nonce(&self, client: &Client) -> String {
+        let session: Value = self
+            .client
+            .post(self.url("/api/v3/biometrics/liveness/sessions"))
+            .bearer_auth(&client.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(session["keys"][0]["key_id"], "e2e-key");
+        session["nonce"].as_str().unwrap().to_string()
+    }
+
+    /// A packet of a 3-frame burst made from a sample image, sealed to this stack's key.
+    pub fn packet(&self, image: &str, nonce: &str) -> (Vec<u8>, Vec<Vec<u8>>) {
+        let frames = burst(image);
+        (
+            seal(&payload(nonce, &frames), &self.key.public()).unwrap(),
+            frames,
+        )
+    }
+
+    pub async fn submit(
+        &self,
+        client: &Client,
+        form: Form,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(self.url("/api/v3/biometrics/liveness/"))
+            .bearer_auth(&client.token)
+            .multipart(form);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn lookup(&self, client: &Client, id: i64) -> (u16, Value) {
+        let response = self
+            .client
+            .get(self.url(&format!("/api/v3/biometrics/liveness/{id}")))
+            .bearer_auth(&client.token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn verdict_count(&self, id: i64) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM verdicts WHERE transaction_id = $1")
+            .bind(id)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+}
+
+pub fn form(packet: Vec<u8>) -> Form {
+    Form::new().part(
+        "encrypted_file",
+        Part::bytes(packet).file_name("capture.lvcp"),
+    )
+}
+
+/// Three frames of a sample with fresh noise: every call is a new capture, never a replay.
+pub fn burst(image: &str) -> Vec<Vec<u8>> {
+    static SEED: AtomicU32 = AtomicU32::new(1);
+    let bytes = std::fs::read(assets().join(image)).expect("run scripts/fetch-models");
+    let rgb = liveness_models::decode::decode_rgb(&bytes).unwrap();
+    liveness_capture::simulate::noisy_burst(&rgb, 3, SEED.fetch_add(3, Ordering::Relaxed))
+}
+
+pub fn payload(nonce: &str, frames: &[Vec<u8>]) -> Payload {
+    let end = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let start = end - 100 * frames.len() as u64 - 50;
+    Payload {
+        format_version: liveness_capture::FORMAT_VERSION,
+        sdk: Sdk {
+            name: "e2e".into(),
+            version: "1".into(),
+        },
+        platform: Platform::Web,
+        nonce: nonce.into(),
+        capture_started_at_ms: start,
+        capture_ended_at_ms: end,
+        camera: Camera {
+            label: "Integrated Camera (04f2:b6d9)".into(),
+            device_id: None,
+        },
+        user_agent: None,
+        automation: Default::default(),
+        frames: frames
+            .iter()
+            .enumerate()
+            .map(|(i, jpeg)| frame_from_jpeg(jpeg.clone(), start + 100 * (i as u64 + 1)).unwrap())
+            .collect(),
+    }
+}
