@@ -1,6 +1,7 @@
 //! `bench`: measurements printed as tables, each comparison made side by side in one run.
 
 mod engine;
+mod pipeline;
 mod profile;
 mod table;
 
@@ -17,6 +18,8 @@ struct Cli {
 enum Command {
     /// The face-analysis engine against onnxruntime (Python) on the same models and images.
     Engine(engine::Args),
+    /// The whole pipeline (producer, worker, PostgreSQL, RabbitMQ, S3) against the engine alone.
+    Pipeline(pipeline::Args),
     /// Per-operator time profile of each model in tract.
     Profile(profile::Args),
     /// Internal: load every model, analyse the images once, print peak RSS in KiB.
@@ -26,6 +29,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Pipeline(args) => tokio::runtime::Runtime::new()?.block_on(pipeline::run(args)),
         Command::Engine(args) => engine::run(args),
         Command::Profile(args) => profile::run(args),
         Command::Rss(args) => engine::rss(args),

@@ -16,7 +16,7 @@ pub struct WorkerConfig {
     pub model_dir: PathBuf,
     /// LIVENESS_THREADS, default 0 (one inference thread per core)
     pub engine: EngineConfig,
-    /// LIVENESS_PREFETCH, default 0 (= inference threads): jobs in flight at once
+    /// LIVENESS_PREFETCH, default 0 (= twice the inference threads): jobs in flight at once
     pub prefetch: u16,
     /// LIVENESS_RETRY_BASE_MS, default 200: first backoff before a transient failure is retried
     pub retry_base: Duration,

