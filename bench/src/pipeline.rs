@@ -3,9 +3,7 @@
 
 use crate::table::{ms, ratio, Table};
 use anyhow::Context;
-use liveness_capture::{
-    frame_from_jpeg, seal, Camera, KeyId, Keyring, Payload, Platform, PrivateKey, Sdk,
-};
+use liveness_capture::{seal, KeyId, Keyring, PrivateKey};
 use liveness_models::{Engine, EngineConfig, ModelPaths};
 use liveness_pipeline::config::{DatabaseConfig, QueueConfig, StorageConfig};
 use liveness_producer::{Application, ProducerConfig};
@@ -153,29 +151,8 @@ impl Rig {
                 .await?;
             let nonce = session["nonce"].as_str().context("nonce")?;
             let burst = &frames[i % frames.len()];
-            let end = now_ms();
-            let payload = Payload {
-                format_version: liveness_capture::FORMAT_VERSION,
-                sdk: Sdk {
-                    name: "bench".into(),
-                    version: "1".into(),
-                },
-                platform: Platform::Cli,
-                nonce: nonce.into(),
-                capture_started_at_ms: end - 400,
-                capture_ended_at_ms: end,
-                camera: Camera {
-                    label: "bench camera".into(),
-                    device_id: None,
-                },
-                user_agent: None,
-                automation: Default::default(),
-                frames: burst
-                    .iter()
-                    .enumerate()
-                    .map(|(j, jpeg)| frame_from_jpeg(jpeg.clone(), end - 300 + 100 * j as u64))
-                    .collect::<Result<_, _>>()?,
-            };
+            let payload =
+                liveness_capture::simulate::burst_payload(nonce, burst, "bench camera", now_ms())?;
             out.push(seal(&payload, &self.key.public())?);
         }
         Ok(out)

@@ -7,7 +7,7 @@ use crate::keys::Keyring;
 use crate::packet::{open, OpenError};
 use crate::payload::Payload;
 use crate::stores::{NonceCheck, NonceStore, ReplayStore, StoreError};
-use image::GrayImage;
+use image::RgbImage;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -191,6 +191,33 @@ pub async fn assess(
     stores: &(impl NonceStore + ReplayStore),
     now_ms: u64,
 ) -> Result<Assessment, StoreError> {
+    let mut a = assess_packet(submission, keys, policy, stores, now_ms).await?;
+    if let Some(payload) = &a.payload {
+        let decoded: Vec<Option<RgbImage>> = payload
+            .frames
+            .iter()
+            .map(|f| {
+                image::load_from_memory_with_format(&f.jpeg, image::ImageFormat::Jpeg)
+                    .ok()
+                    .map(|i| i.into_rgb8())
+            })
+            .collect();
+        let views: Vec<Option<&RgbImage>> = decoded.iter().map(Option::as_ref).collect();
+        a.check_frames(&views, policy);
+    }
+    Ok(a)
+}
+
+/// Every check but those on the frames' pixels, which [`Assessment::check_frames`] adds once
+/// the frames are decoded: a caller that decodes them anyway (the worker, for the face
+/// models) then decodes each frame once.
+pub async fn assess_packet(
+    submission: Submission<'_>,
+    keys: &Keyring,
+    policy: &Policy,
+    stores: &(impl NonceStore + ReplayStore),
+    now_ms: u64,
+) -> Result<Assessment, StoreError> {
     let Submission {
         packet,
         selfie,
@@ -265,7 +292,6 @@ pub async fn assess(
         timing.is_none(),
         timing.unwrap_or_default(),
     );
-    check_frames_content(&mut a, &payload, policy);
 
     let nonce = if payload.nonce.is_empty() {
         Err("no nonce in the packet".to_string())
@@ -365,60 +391,68 @@ fn timestamp_problem(p: &Payload, policy: &Policy, now_ms: u64) -> Option<String
     None
 }
 
-/// Decodes every frame: sizes must match the metadata, and consecutive frames must differ.
-fn check_frames_content(a: &mut Assessment, payload: &Payload, policy: &Policy) {
-    let mut grays: Vec<GrayImage> = Vec::new();
-    let mut problem = None;
-    for (i, frame) in payload.frames.iter().enumerate() {
-        match image::load_from_memory_with_format(&frame.jpeg, image::ImageFormat::Jpeg) {
-            Ok(img) if (img.width(), img.height()) == (frame.width, frame.height) => {
-                grays.push(img.into_luma8())
-            }
-            Ok(img) => {
-                problem.get_or_insert(format!(
-                    "frame {i} is {}x{}, metadata says {}x{}",
-                    img.width(),
-                    img.height(),
-                    frame.width,
-                    frame.height
-                ));
-            }
-            Err(e) => {
-                problem.get_or_insert(format!("frame {i} is not a decodable JPEG: {e}"));
+impl Assessment {
+    /// The pixel checks, given each frame decoded (`None`: it does not decode as JPEG), in
+    /// payload order: stored sizes must match the metadata, and consecutive frames must
+    /// differ by at least sensor noise.
+    pub fn check_frames(&mut self, decoded: &[Option<&RgbImage>], policy: &Policy) {
+        let Some(payload) = &self.payload else { return };
+        let mut problem = None;
+        for (i, (frame, image)) in payload.frames.iter().zip(decoded).enumerate() {
+            let stored = image::ImageReader::with_format(
+                std::io::Cursor::new(&frame.jpeg),
+                image::ImageFormat::Jpeg,
+            )
+            .into_dimensions();
+            match (stored, image) {
+                (Ok(size), Some(_)) if size == (frame.width, frame.height) => {}
+                (Ok((w, h)), Some(_)) => {
+                    problem.get_or_insert(format!(
+                        "frame {i} is {w}x{h}, metadata says {}x{}",
+                        frame.width, frame.height
+                    ));
+                }
+                _ => {
+                    problem.get_or_insert(format!("frame {i} is not a decodable JPEG"));
+                }
             }
         }
-    }
-    a.push(
-        SignalName::FrameSizesMatch,
-        problem.is_none(),
-        problem.unwrap_or_default(),
-    );
-    if grays.len() >= 2 {
-        let diffs: Vec<f64> = grays
-            .windows(2)
-            .map(|w| sampled_difference(&w[0], &w[1]))
-            .collect();
-        let min = diffs.iter().copied().fold(f64::INFINITY, f64::min);
-        a.push(
-            SignalName::FramesDiffer,
-            min >= policy.min_frame_difference,
-            format!("smallest mean difference between consecutive frames {min:.3}"),
+        let problem_free = problem.is_none();
+        self.push(
+            SignalName::FrameSizesMatch,
+            problem_free,
+            problem.unwrap_or_default(),
         );
+        let images: Vec<&RgbImage> = decoded.iter().flatten().copied().collect();
+        if images.len() >= 2 {
+            let min = images
+                .windows(2)
+                .map(|w| sampled_difference(w[0], w[1]))
+                .fold(f64::INFINITY, f64::min);
+            self.push(
+                SignalName::FramesDiffer,
+                min >= policy.min_frame_difference,
+                format!("smallest mean difference between consecutive frames {min:.3}"),
+            );
+        }
     }
 }
 
-/// Mean absolute difference over a grid of single pixels (not averaged blocks, which would
-/// smooth away exactly the sensor noise this looks for). Different sizes count as different.
-fn sampled_difference(a: &GrayImage, b: &GrayImage) -> f64 {
+/// Mean absolute luma difference over a grid of single pixels (not averaged blocks, which
+/// would smooth away exactly the sensor noise this looks for). Different sizes count as
+/// different.
+fn sampled_difference(a: &RgbImage, b: &RgbImage) -> f64 {
     if a.dimensions() != b.dimensions() {
         return f64::INFINITY;
     }
+    let luma =
+        |p: &image::Rgb<u8>| (299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32) / 1000;
     let (w, h) = a.dimensions();
-    let step = (w / 160).max(1);
+    let step = (w / 160).max(1) as usize;
     let (mut sum, mut n) = (0u64, 0u64);
-    for y in (0..h).step_by(step as usize) {
-        for x in (0..w).step_by(step as usize) {
-            sum += a.get_pixel(x, y)[0].abs_diff(b.get_pixel(x, y)[0]) as u64;
+    for y in (0..h).step_by(step) {
+        for x in (0..w).step_by(step) {
+            sum += luma(a.get_pixel(x, y)).abs_diff(luma(b.get_pixel(x, y))) as u64;
             n += 1;
         }
     }

@@ -17,7 +17,7 @@ mod payload;
 pub mod simulate;
 mod stores;
 
-pub use assess::{assess, Assessment, Policy, Signal, SignalName, Submission};
+pub use assess::{assess, assess_packet, Assessment, Policy, Signal, SignalName, Submission};
 pub use keys::{KeyError, KeyId, Keyring, PrivateKey, PublicKey};
 pub use packet::{
     key_id_of, open, seal, seal_unchecked, OpenError, SealError, HPKE_INFO, MAGIC, MAX_PACKET_BYTES,

@@ -29,3 +29,37 @@ fn noisy_jpeg(image: &RgbImage, seed: u32) -> Vec<u8> {
         .expect("encoding an in-memory RGB image cannot fail");
     out
 }
+
+/// What a web capture library would seal for `jpegs`, taken 100 ms apart and ending at
+/// `ended_at_ms` (Unix milliseconds), from a camera with this label.
+pub fn burst_payload(
+    nonce: &str,
+    jpegs: &[Vec<u8>],
+    camera_label: &str,
+    ended_at_ms: u64,
+) -> Result<crate::Payload, image::ImageError> {
+    let start = ended_at_ms.saturating_sub(100 * jpegs.len() as u64 + 50);
+    let frames = jpegs
+        .iter()
+        .enumerate()
+        .map(|(i, jpeg)| crate::frame_from_jpeg(jpeg.clone(), start + 100 * (i as u64 + 1)))
+        .collect::<Result<_, _>>()?;
+    Ok(crate::Payload {
+        format_version: crate::FORMAT_VERSION,
+        sdk: crate::Sdk {
+            name: "liveness-simulate".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        platform: crate::Platform::Web,
+        nonce: nonce.into(),
+        capture_started_at_ms: start,
+        capture_ended_at_ms: ended_at_ms,
+        camera: crate::Camera {
+            label: camera_label.into(),
+            device_id: None,
+        },
+        user_agent: None,
+        automation: [("webdriver".to_string(), false)].into(),
+        frames,
+    })
+}

@@ -152,6 +152,37 @@ impl Engine {
             .install(|| inputs.par_iter().map(|b| self.analyze_here(b)).collect())
     }
 
+    /// Decodes several encoded images concurrently on the pool, for callers that need the
+    /// pixels too (the worker's capture checks) and then call [`Engine::analyze_decoded`].
+    pub fn decode_many(
+        &self,
+        inputs: &[&[u8]],
+    ) -> Vec<Result<RgbImage, crate::decode::DecodeError>> {
+        self.pool
+            .install(|| inputs.par_iter().map(|b| decode_rgb(b)).collect())
+    }
+
+    /// Analyses decoded images concurrently; a decode error becomes its 708 verdict.
+    pub fn analyze_decoded(
+        &self,
+        images: &[Result<RgbImage, crate::decode::DecodeError>],
+    ) -> Vec<Analysis> {
+        self.pool.install(|| {
+            images
+                .par_iter()
+                .map(|image| match image {
+                    Ok(image) => self.analyze_image(image),
+                    Err(e) => Analysis::rejected(
+                        RejectionCode::ImageUnreadable,
+                        "decode",
+                        e.to_string(),
+                        Timings::default(),
+                    ),
+                })
+                .collect()
+        })
+    }
+
     /// Analyses on the calling thread (nested PAD parallelism still uses the current pool).
     pub fn analyze_here(&self, bytes: &[u8]) -> Analysis {
         let start = Instant::now();

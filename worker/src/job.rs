@@ -4,7 +4,7 @@
 
 use crate::decide::{decide, service_failure};
 use crate::Worker;
-use liveness_capture::{assess, Submission};
+use liveness_capture::{assess_packet, Submission};
 use liveness_contract::RejectionCode;
 use liveness_pipeline::queue::Job;
 use liveness_pipeline::sessions::PgCaptureStores;
@@ -93,27 +93,32 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
         selfie: selfie.as_deref(),
         id: &id,
     };
-    let assessment = assess(submission, &worker.keys, &worker.policy, &stores, now_ms())
+    let mut assessment = assess_packet(submission, &worker.keys, &worker.policy, &stores, now_ms())
         .await
         .map_err(|e| JobError::Retry(format!("capture stores: {e}")))?;
     let assessed = started.elapsed();
 
-    // Face analysis of every frame on the inference pool, off the async threads.
+    // Every frame decoded once, on the inference pool and off the async threads: the pixels
+    // serve the capture's frame checks and the face models alike.
     let frames: Vec<Vec<u8>> = assessment
         .payload
         .as_ref()
         .map(|p| p.frames.iter().map(|f| f.jpeg.clone()).collect())
         .unwrap_or_default();
     let engine = worker.engine.clone();
-    let analyses = tokio::task::spawn_blocking(move || {
+    let (decoded, analyses) = tokio::task::spawn_blocking(move || {
         let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
-        engine.analyze_many(&refs)
+        let decoded = engine.decode_many(&refs);
+        let analyses = engine.analyze_decoded(&decoded);
+        (decoded, analyses)
     })
     .await
     .map_err(|e| JobError::Abort {
         code: RejectionCode::EngineError,
         reason: format!("inference task failed: {e}"),
     })?;
+    let views: Vec<Option<&image::RgbImage>> = decoded.iter().map(|d| d.as_ref().ok()).collect();
+    assessment.check_frames(&views, &worker.policy);
     if let Some(failure) = analyses
         .iter()
         .filter_map(|a| a.rejection.as_ref())

@@ -3,10 +3,7 @@
 #![allow(dead_code)]
 
 use image::RgbImage;
-use liveness_capture::{
-    frame_from_jpeg, seal, Camera, KeyId, Keyring, MemoryStores, Payload, Platform, PrivateKey,
-    Sdk, FORMAT_VERSION,
-};
+use liveness_capture::{seal, KeyId, Keyring, MemoryStores, Payload, PrivateKey};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -47,30 +44,13 @@ pub fn burst() -> &'static [Vec<u8>] {
 }
 
 pub fn payload(nonce: &str, frames: &[Vec<u8>]) -> Payload {
-    let end = now_ms();
-    let start = end - 100 * frames.len() as u64 - 50;
-    Payload {
-        format_version: FORMAT_VERSION,
-        sdk: Sdk {
-            name: "test".into(),
-            version: "1".into(),
-        },
-        platform: Platform::Web,
-        nonce: nonce.into(),
-        capture_started_at_ms: start,
-        capture_ended_at_ms: end,
-        camera: Camera {
-            label: "FaceTime HD Camera (1C1C:B782)".into(),
-            device_id: Some("a1b2".into()),
-        },
-        user_agent: Some("Mozilla/5.0 test".into()),
-        automation: [("webdriver".to_string(), false)].into(),
-        frames: frames
-            .iter()
-            .enumerate()
-            .map(|(i, jpeg)| frame_from_jpeg(jpeg.clone(), start + 100 * (i as u64 + 1)).unwrap())
-            .collect(),
-    }
+    liveness_capture::simulate::burst_payload(
+        nonce,
+        frames,
+        "FaceTime HD Camera (1C1C:B782)",
+        now_ms(),
+    )
+    .unwrap()
 }
 
 pub fn sealed(payload: &Payload) -> Vec<u8> {

@@ -3,9 +3,7 @@
 //! in process (or as a real child process, for the crash test).
 #![allow(dead_code)]
 
-use liveness_capture::{
-    frame_from_jpeg, seal, Camera, KeyId, Keyring, Payload, Platform, PrivateKey, Sdk,
-};
+use liveness_capture::{seal, KeyId, Keyring, Payload, PrivateKey};
 use liveness_models::EngineConfig;
 use liveness_pipeline::config::{DatabaseConfig, QueueConfig, StorageConfig};
 use liveness_producer::{Application, ProducerConfig};
@@ -314,31 +312,10 @@ pub fn burst(image: &str) -> Vec<Vec<u8>> {
 }
 
 pub fn payload(nonce: &str, frames: &[Vec<u8>]) -> Payload {
-    let end = SystemTime::now()
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    let start = end - 100 * frames.len() as u64 - 50;
-    Payload {
-        format_version: liveness_capture::FORMAT_VERSION,
-        sdk: Sdk {
-            name: "e2e".into(),
-            version: "1".into(),
-        },
-        platform: Platform::Web,
-        nonce: nonce.into(),
-        capture_started_at_ms: start,
-        capture_ended_at_ms: end,
-        camera: Camera {
-            label: "Integrated Camera (04f2:b6d9)".into(),
-            device_id: None,
-        },
-        user_agent: None,
-        automation: Default::default(),
-        frames: frames
-            .iter()
-            .enumerate()
-            .map(|(i, jpeg)| frame_from_jpeg(jpeg.clone(), start + 100 * (i as u64 + 1)).unwrap())
-            .collect(),
-    }
+    liveness_capture::simulate::burst_payload(nonce, frames, "Integrated Camera (04f2:b6d9)", now)
+        .unwrap()
 }
