@@ -25,40 +25,44 @@ pub struct AppState {
     pub config: Arc<ProducerConfig>,
     pub db: PgPool,
     pub storage: Storage,
-    publisher: Arc<Mutex<Option<Publisher>>>,
+    publisher: Arc<Mutex<Option<Arc<Publisher>>>>,
     waiters: waiter::Waiters,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 impl AppState {
-    /// Publishes a job, reconnecting to the broker once if the channel was lost.
-    pub async fn publish(&self, job: &queue::Job) -> Result<(), queue::QueueError> {
+    /// The current publisher, connecting if there is none or its channel died. The lock is
+    /// held only to swap the handle: publishes (and their confirms) run concurrently.
+    async fn publisher(&self) -> Result<Arc<Publisher>, queue::QueueError> {
         let mut slot = self.publisher.lock().await;
         if let Some(publisher) = slot.as_ref().filter(|p| p.is_connected()) {
-            match publisher.publish(job).await {
-                Ok(()) => return Ok(()),
-                Err(e) => tracing::warn!(error = %e, "publish failed; reconnecting to the broker"),
+            return Ok(publisher.clone());
+        }
+        let publisher = Arc::new(Publisher::connect(&self.config.queue).await?);
+        *slot = Some(publisher.clone());
+        Ok(publisher)
+    }
+
+    /// Publishes a job; after a failure, reconnects to the broker once and tries again.
+    pub async fn publish(&self, job: &queue::Job) -> Result<(), queue::QueueError> {
+        let publisher = self.publisher().await?;
+        match publisher.publish(job).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "publish failed; reconnecting to the broker");
+                {
+                    let mut slot = self.publisher.lock().await;
+                    if slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, &publisher)) {
+                        *slot = None;
+                    }
+                }
+                self.publisher().await?.publish(job).await
             }
         }
-        *slot = None;
-        let publisher = Publisher::connect(&self.config.queue).await?;
-        let result = publisher.publish(job).await;
-        *slot = Some(publisher);
-        result
     }
 
     pub async fn broker_ready(&self) -> bool {
-        let mut slot = self.publisher.lock().await;
-        if slot.as_ref().is_some_and(Publisher::is_connected) {
-            return true;
-        }
-        match Publisher::connect(&self.config.queue).await {
-            Ok(publisher) => {
-                *slot = Some(publisher);
-                true
-            }
-            Err(_) => false,
-        }
+        self.publisher().await.is_ok()
     }
 }
 

@@ -71,15 +71,15 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
             reason: "tenant is gone or disabled".into(),
         })?;
 
-    let packet = worker
-        .storage
-        .get(&tx.packet_key)
-        .await
-        .map_err(from_storage)?;
-    let selfie = match &tx.selfie_key {
-        Some(key) => Some(worker.storage.get(key).await.map_err(from_storage)?),
-        None => None,
+    // Both objects at once: fetching is waiting, not work.
+    let selfie_fetch = async {
+        match &tx.selfie_key {
+            Some(key) => worker.storage.get(key).await.map(Some),
+            None => Ok(None),
+        }
     };
+    let (packet, selfie) = tokio::join!(worker.storage.get(&tx.packet_key), selfie_fetch);
+    let (packet, selfie) = (packet.map_err(from_storage)?, selfie.map_err(from_storage)?);
     let fetched = started.elapsed();
 
     let stores = PgCaptureStores {

@@ -168,27 +168,28 @@ pub async fn submit(
         .map(|_| format!("tenant-{tenant}/{day}/{object}.selfie"));
     let packet_sha256 = Sha256::digest(&packet).to_vec();
     let packet_bytes = packet.len() as i32;
-    state.storage.put(&packet_key, packet).await.map_err(|e| {
-        tracing::error!(error = %e, "storing the packet failed");
-        ApiError::Unavailable {
-            component: "object storage",
-        }
-    })?;
-    if let (Some(key), Some(selfie)) = (&selfie_key, submission.selfie.take()) {
-        if let Err(e) = state.storage.put(key, selfie).await {
-            tracing::error!(error = %e, "storing the selfie failed");
-            let _ = state.storage.delete(&packet_key).await;
-            return Err(ApiError::Unavailable {
-                component: "object storage",
-            });
-        }
-    }
     let cleanup_objects = || async {
         let _ = state.storage.delete(&packet_key).await;
         if let Some(key) = &selfie_key {
             let _ = state.storage.delete(key).await;
         }
     };
+    // Packet and selfie are stored at once; if either fails, neither is kept.
+    let selfie_put = async {
+        match (&selfie_key, submission.selfie.take()) {
+            (Some(key), Some(selfie)) => state.storage.put(key, selfie).await,
+            _ => Ok(()),
+        }
+    };
+    let (packet_stored, selfie_stored) =
+        tokio::join!(state.storage.put(&packet_key, packet), selfie_put);
+    if let Err(e) = packet_stored.and(selfie_stored) {
+        tracing::error!(error = %e, "storing the capture failed");
+        cleanup_objects().await;
+        return Err(ApiError::Unavailable {
+            component: "object storage",
+        });
+    }
     let new = NewTransaction {
         tenant_id: tenant,
         s3_bucket: &state.storage.bucket,
