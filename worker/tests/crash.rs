@@ -45,16 +45,7 @@ async fn killed_worker_jobs_are_redelivered_and_judged_once() {
     })
     .await;
     let client = stack.client("crash").await;
-    let mut ids = Vec::new();
-    for _ in 0..12 {
-        let nonce = stack.nonce(&client).await;
-        let (packet, _) = stack.packet("silentface_image_T1.jpg", &nonce);
-        let (status, body) = stack
-            .submit(&client, form(packet), &[("prefer", "respond-async")])
-            .await;
-        assert_eq!(status, 202);
-        ids.push(body["id"].as_i64().unwrap());
-    }
+    let ids = stack.submit_live_async(&client, 12).await;
 
     let mut worker = spawn_worker(&stack);
     let deadline = Instant::now() + Duration::from_secs(60);

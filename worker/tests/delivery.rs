@@ -125,15 +125,7 @@ async fn graceful_shutdown_finishes_jobs_in_flight() {
     })
     .await;
     let client = stack.client("graceful").await;
-    let mut ids = Vec::new();
-    for _ in 0..6 {
-        let nonce = stack.nonce(&client).await;
-        let (packet, _) = stack.packet("silentface_image_T1.jpg", &nonce);
-        let (_, body) = stack
-            .submit(&client, form(packet), &[("prefer", "respond-async")])
-            .await;
-        ids.push(body["id"].as_i64().unwrap());
-    }
+    stack.submit_live_async(&client, 6).await;
     let worker = liveness_worker::Worker::build(stack.worker_config.clone())
         .await
         .unwrap();

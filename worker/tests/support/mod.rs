@@ -275,6 +275,21 @@ impl Stack {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Submits `n` live captures asynchronously (each with its own nonce); their ids.
+    pub async fn submit_live_async(&self, client: &Client, n: usize) -> Vec<i64> {
+        let mut ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            let nonce = self.nonce(client).await;
+            let (packet, _) = self.packet("silentface_image_T1.jpg", &nonce);
+            let (status, body) = self
+                .submit(client, form(packet), &[("prefer", "respond-async")])
+                .await;
+            assert_eq!(status, 202, "{body}");
+            ids.push(body["id"].as_i64().unwrap());
+        }
+        ids
+    }
+
     pub async fn lookup(&self, client: &Client, id: i64) -> (u16, Value) {
         let response = self
             .client
