@@ -61,6 +61,10 @@ pub struct BurstArgs {
     /// Folder for frame-1.jpg, frame-2.jpg, ...
     #[arg(long)]
     out_dir: PathBuf,
+    /// Noise seed; by default a new one each run, since the server rejects frames it has
+    /// already seen (replay).
+    #[arg(long)]
+    seed: Option<u32>,
     /// The photo to turn into a burst (EXIF orientation is applied).
     image: PathBuf,
 }
@@ -71,7 +75,10 @@ pub fn burst(args: BurstArgs) -> anyhow::Result<()> {
         std::fs::read(&args.image).with_context(|| format!("reading {}", args.image.display()))?;
     let image = liveness_models::decode::decode_rgb(&bytes).context("decoding the image")?;
     std::fs::create_dir_all(&args.out_dir)?;
-    for (i, jpeg) in liveness_capture::simulate::noisy_burst(&image, args.count, 1)
+    let seed = args
+        .seed
+        .unwrap_or_else(|| now_ms() as u32 ^ std::process::id().rotate_left(16));
+    for (i, jpeg) in liveness_capture::simulate::noisy_burst(&image, args.count, seed)
         .iter()
         .enumerate()
     {
