@@ -41,6 +41,15 @@ impl Storage {
                 "liveness",
             ))
             .force_path_style(true)
+            // Fail fast when the server is down: callers answer 503 or retry the job later
+            // with their own backoff, so the SDK's own retries only add latency.
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(2))
+            .timeout_config(
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(std::time::Duration::from_secs(2))
+                    .operation_timeout(std::time::Duration::from_secs(30))
+                    .build(),
+            )
             .build();
         Self {
             client: Client::from_conf(s3),

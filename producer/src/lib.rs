@@ -72,8 +72,9 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects (lazily: the service starts even while a dependency is down, and answers
-    /// 503 until it is back), migrates the database, binds the port.
+    /// Migrates the database (which must be reachable now), binds the port. The broker and
+    /// object storage are connected lazily: the service starts while they are down and
+    /// answers 503 until they are back; so does a database that goes away later.
     pub async fn build(config: ProducerConfig) -> anyhow::Result<Self> {
         let db = liveness_pipeline::db::connect(&config.database).await?;
         liveness_pipeline::db::migrate(&db).await?;

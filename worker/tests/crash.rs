@@ -42,6 +42,7 @@ async fn killed_worker_jobs_are_redelivered_and_judged_once() {
     let stack = Stack::start_with(Options {
         in_process_worker: false,
         amqp_url: None,
+        s3_endpoint: None,
     })
     .await;
     let client = stack.client("crash").await;

@@ -80,6 +80,7 @@ async fn job_that_keeps_failing_transiently_is_retried_then_dead_lettered() {
     let stack = Stack::start_with(Options {
         in_process_worker: false,
         amqp_url: None,
+        s3_endpoint: None,
     })
     .await;
     let client = stack.client("transient").await;
@@ -122,6 +123,7 @@ async fn graceful_shutdown_finishes_jobs_in_flight() {
     let stack = Stack::start_with(Options {
         in_process_worker: false,
         amqp_url: None,
+        s3_endpoint: None,
     })
     .await;
     let client = stack.client("graceful").await;

@@ -376,6 +376,7 @@ async fn broker_down_is_503_and_nothing_is_half_written() {
     let stack = Stack::start_with(Options {
         in_process_worker: false,
         amqp_url: Some("amqp://guest:guest@127.0.0.1:1/%2f".into()),
+        s3_endpoint: None,
     })
     .await;
     let client = stack.client("nobroker").await;
@@ -405,6 +406,7 @@ async fn openapi_health_and_metrics_are_served() {
     let stack = Stack::start_with(Options {
         in_process_worker: false,
         amqp_url: None,
+        s3_endpoint: None,
     })
     .await;
     let spec: Value = stack
@@ -448,5 +450,31 @@ async fn openapi_health_and_metrics_are_served() {
         .await
         .unwrap();
     assert!(metrics.contains("http_requests_total"), "{metrics}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_storage_down_is_503_and_nothing_is_stored() {
+    let stack = Stack::start_with(Options {
+        in_process_worker: false,
+        amqp_url: None,
+        s3_endpoint: Some("http://127.0.0.1:1".into()),
+    })
+    .await;
+    let client = stack.client("nos3").await;
+    let nonce = stack.nonce(&client).await;
+    let (packet, frames) = stack.packet("silentface_image_T1.jpg", &nonce);
+    let form = form(packet).part(
+        "selfie",
+        Part::bytes(frames[0].clone()).file_name("selfie.jpeg"),
+    );
+    let (status, body) = stack.submit(&client, form, &[]).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "service_unavailable");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM transactions")
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "no transaction without its capture");
     stack.stop().await;
 }

@@ -53,6 +53,8 @@ pub struct Client {
 pub struct Options {
     pub in_process_worker: bool,
     pub amqp_url: Option<String>,
+    /// Where the producer finds object storage (default: the running S3 server).
+    pub s3_endpoint: Option<String>,
 }
 
 impl Default for Options {
@@ -60,6 +62,7 @@ impl Default for Options {
         Self {
             in_process_worker: true,
             amqp_url: None,
+            s3_endpoint: None,
         }
     }
 }
@@ -97,13 +100,20 @@ impl Stack {
             secret_key: std::env::var("S3_SECRET_KEY").unwrap_or_else(|_| "liveness-secret".into()),
             bucket: name.replace('x', "-"),
         };
+        let producer_storage = StorageConfig {
+            endpoint: options
+                .s3_endpoint
+                .clone()
+                .unwrap_or_else(|| storage.endpoint.clone()),
+            ..storage.clone()
+        };
         let key = PrivateKey::generate(KeyId::parse("e2e-key").unwrap());
         let keys = Keyring::new([key.clone()]);
         let producer_config = ProducerConfig {
             listen_addr: "127.0.0.1:0".into(),
             database: database.clone(),
             queue: queue.clone(),
-            storage: storage.clone(),
+            storage: producer_storage,
             jwt_secret: format!("{name}-jwt-secret-of-at-least-32-bytes"),
             jwt_ttl: Duration::from_secs(600),
             sync_timeout: Duration::from_secs(30),
