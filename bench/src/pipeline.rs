@@ -193,6 +193,30 @@ impl Rig {
     }
 }
 
+/// Submits every packet asynchronously, 32 requests in flight; each request's HTTP status
+/// or transport error.
+async fn submit_all_async(
+    rig: &Arc<Rig>,
+    packets: Vec<Vec<u8>>,
+) -> anyhow::Result<Vec<anyhow::Result<u16>>> {
+    let gate = Arc::new(Semaphore::new(32));
+    let mut tasks = Vec::with_capacity(packets.len());
+    for packet in packets {
+        let permit = gate.clone().acquire_owned().await?;
+        let rig = rig.clone();
+        tasks.push(tokio::spawn(async move {
+            let out = rig.submit(packet, true).await;
+            drop(permit);
+            out
+        }));
+    }
+    let mut statuses = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        statuses.push(t.await?.map(|(status, _)| status));
+    }
+    Ok(statuses)
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -228,27 +252,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let bound = cores as f64 / (engine_capture_ms / 1e3);
 
     // Producer intake with no worker running.
-    let intake_rig = rig(&args, 0, cores).await?;
-    let intake_packets = intake_rig.packets(args.captures, &bursts).await?;
-    let gate = Arc::new(Semaphore::new(32));
-    let rig_ref = Arc::new(intake_rig);
+    let rig_ref = Arc::new(rig(&args, 0, cores).await?);
+    let intake_packets = rig_ref.packets(args.captures, &bursts).await?;
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for packet in intake_packets {
-        let permit = gate.clone().acquire_owned().await?;
-        let r = rig_ref.clone();
-        tasks.push(tokio::spawn(async move {
-            let out = r.submit(packet, true).await;
-            drop(permit);
-            out
-        }));
-    }
-    let mut accepted = 0;
-    for t in tasks {
-        if matches!(t.await?, Ok((202, _))) {
-            accepted += 1;
-        }
-    }
+    let accepted = submit_all_async(&rig_ref, intake_packets)
+        .await?
+        .iter()
+        .filter(|s| matches!(s, Ok(202)))
+        .count();
     let intake_rate = accepted as f64 / start.elapsed().as_secs_f64();
     if let Ok(r) = Arc::try_unwrap(rig_ref) {
         r.shutdown().await;
@@ -258,18 +269,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let r = Arc::new(rig(&args, args.workers, cores).await?);
     let packets = r.packets(args.captures, &bursts).await?;
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for packet in packets {
-        let permit = gate.clone().acquire_owned().await?;
-        let rr = r.clone();
-        tasks.push(tokio::spawn(async move {
-            let out = rr.submit(packet, true).await;
-            drop(permit);
-            out
-        }));
-    }
-    for t in tasks {
-        t.await??;
+    for status in submit_all_async(&r, packets).await? {
+        status?;
     }
     while (r.verdicts().await? as usize) < args.captures {
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -250,7 +250,12 @@ pub async fn assess_packet(
     );
     a.push(SignalName::KnownKey, true, "");
 
-    check_frame_hashes(&mut a, &payload);
+    let frame_digests: Vec<[u8; 32]> = payload
+        .frames
+        .iter()
+        .map(|f| Sha256::digest(&f.jpeg).into())
+        .collect();
+    check_frame_hashes(&mut a, &payload, &frame_digests);
     if let Some(selfie) = selfie {
         let digest = Sha256::digest(selfie);
         let found = payload
@@ -310,11 +315,6 @@ pub async fn assess_packet(
     );
 
     let packet_digest: [u8; 32] = Sha256::digest(packet).into();
-    let frame_digests: Vec<[u8; 32]> = payload
-        .frames
-        .iter()
-        .map(|f| Sha256::digest(&f.jpeg).into())
-        .collect();
     let replay = replays
         .record(packet_digest, &frame_digests, submission)
         .await?;
@@ -340,12 +340,13 @@ pub async fn assess_packet(
     Ok(a)
 }
 
-fn check_frame_hashes(a: &mut Assessment, payload: &Payload) {
+fn check_frame_hashes(a: &mut Assessment, payload: &Payload, digests: &[[u8; 32]]) {
     let bad: Vec<usize> = payload
         .frames
         .iter()
+        .zip(digests)
         .enumerate()
-        .filter(|(_, f)| Sha256::digest(&f.jpeg).as_slice() != f.sha256.as_slice())
+        .filter(|(_, (f, digest))| digest.as_slice() != f.sha256.as_slice())
         .map(|(i, _)| i)
         .collect();
     a.push(

@@ -20,7 +20,7 @@ mod stores;
 pub use assess::{assess, assess_packet, Assessment, Policy, Signal, SignalName, Submission};
 pub use keys::{KeyError, KeyId, Keyring, PrivateKey, PublicKey};
 pub use packet::{
-    key_id_of, open, seal, seal_unchecked, OpenError, SealError, HPKE_INFO, MAGIC, MAX_PACKET_BYTES,
+    open, seal, seal_unchecked, OpenError, SealError, HPKE_INFO, MAGIC, MAX_PACKET_BYTES,
 };
 pub use payload::{
     frame_from_jpeg, Camera, Frame, Payload, PayloadError, Platform, Sdk, FORMAT_VERSION,

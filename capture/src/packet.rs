@@ -97,12 +97,6 @@ pub fn seal_unchecked(payload: &Payload, recipient: &PublicKey) -> Result<Vec<u8
     Ok(packet)
 }
 
-/// The key id a packet names, without decrypting (for routing and error messages).
-pub fn key_id_of(packet: &[u8]) -> Result<&str, OpenError> {
-    let (key_id, _, _) = split(packet)?;
-    Ok(key_id)
-}
-
 /// (key id, header length, encapsulated key)
 fn split(packet: &[u8]) -> Result<(&str, usize, &[u8]), OpenError> {
     if packet.len() > MAX_PACKET_BYTES {

@@ -151,19 +151,4 @@ impl Storage {
             .filter_map(|o| o.key().map(str::to_string))
             .collect())
     }
-
-    pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
-    }
 }

@@ -82,9 +82,9 @@ async fn read_form(mut form: Multipart, limit: usize) -> Result<Submission, ApiE
     Ok(s)
 }
 
-fn fingerprint(packet: &[u8], s: &Submission) -> Vec<u8> {
+fn fingerprint(packet_sha256: &[u8], s: &Submission) -> Vec<u8> {
     let mut h = Sha256::new();
-    h.update(Sha256::digest(packet));
+    h.update(packet_sha256);
     h.update(Sha256::digest(s.selfie.as_deref().unwrap_or_default()));
     for field in [&s.citizen_id, &s.device] {
         h.update(field.as_deref().unwrap_or_default().as_bytes());
@@ -146,7 +146,8 @@ pub async fn submit(
             "Idempotency-Key must be 1-255 characters",
         ));
     }
-    let fingerprint = fingerprint(&packet, &submission);
+    let packet_sha256 = Sha256::digest(&packet).to_vec();
+    let fingerprint = fingerprint(&packet_sha256, &submission);
 
     // A retried request with the same key is answered from the first one, before storing.
     if let Some(key) = &idempotency_key {
@@ -166,7 +167,6 @@ pub async fn submit(
         .selfie
         .as_ref()
         .map(|_| format!("tenant-{tenant}/{day}/{object}.selfie"));
-    let packet_sha256 = Sha256::digest(&packet).to_vec();
     let packet_bytes = packet.len() as i32;
     let cleanup_objects = || async {
         let _ = state.storage.delete(&packet_key).await;
