@@ -86,6 +86,8 @@ async fn rig(args: &Args, workers: usize, threads: usize) -> anyhow::Result<Rig>
         max_body_bytes: 20 << 20,
         session_ttl: Duration::from_secs(3600),
         capture_keys: keys.clone(),
+        webhook_allow_private: false,
+        webhook_rotation_grace: Duration::from_secs(3600),
     };
     let app = Application::build(config.clone()).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -109,6 +111,10 @@ async fn rig(args: &Args, workers: usize, threads: usize) -> anyhow::Result<Rig>
             prefetch: 0,
             retry_base: Duration::from_millis(100),
             policy: liveness_capture::Policy::default(),
+            // The bench tenant has no endpoints; the dispatcher would only poll.
+            webhooks: None,
+            retention_interval: Duration::ZERO,
+            retention_batch: 500,
         })
         .await?;
         let stopped = stopped.clone();

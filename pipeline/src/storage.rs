@@ -125,9 +125,15 @@ impl Storage {
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.delete_from(&self.bucket, key).await
+    }
+
+    /// Deletes from a named bucket (a transaction records where its capture went, which
+    /// outlives a change of the configured bucket). Deleting a missing key succeeds.
+    pub async fn delete_from(&self, bucket: &str, key: &str) -> Result<(), StorageError> {
         self.client
             .delete_object()
-            .bucket(&self.bucket)
+            .bucket(bucket)
             .key(key)
             .send()
             .await

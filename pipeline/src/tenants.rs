@@ -13,7 +13,14 @@ pub struct Tenant {
     pub name: String,
     pub client_id: String,
     pub face_threshold: f64,
-    pub webhook_url: Option<String>,
+    pub retention_days: i32,
+    pub webhook_allowed_hosts: Vec<String>,
+}
+
+macro_rules! columns {
+    () => {
+        "id, name, client_id, face_threshold, retention_days, webhook_allowed_hosts"
+    };
 }
 
 /// A new tenant and its secret, which is stored only as a hash: show it once.
@@ -46,10 +53,10 @@ pub async fn create(
     })
     .await
     .expect("hashing task does not panic");
-    let tenant = sqlx::query_as::<_, Tenant>(
-        "INSERT INTO tenants (name, client_id, secret_hash, face_threshold) VALUES ($1, $2, $3, $4)
-         RETURNING id, name, client_id, face_threshold, webhook_url",
-    )
+    let tenant = sqlx::query_as::<_, Tenant>(concat!(
+        "INSERT INTO tenants (name, client_id, secret_hash, face_threshold) VALUES ($1, $2, $3, $4) RETURNING ",
+        columns!()
+    ))
     .bind(name)
     .bind(&client_id)
     .bind(&hash)
@@ -96,10 +103,50 @@ pub async fn authenticate(
 }
 
 pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query_as::<_, Tenant>(
-        "SELECT id, name, client_id, face_threshold, webhook_url FROM tenants WHERE id = $1 AND disabled_at IS NULL",
-    )
+    sqlx::query_as::<_, Tenant>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tenants WHERE id = $1 AND disabled_at IS NULL"
+    ))
     .bind(id)
     .fetch_optional(pool)
     .await
+}
+
+pub async fn by_name(pool: &PgPool, name: &str) -> Result<Option<Tenant>, sqlx::Error> {
+    sqlx::query_as::<_, Tenant>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM tenants WHERE name = $1 AND disabled_at IS NULL"
+    ))
+    .bind(name)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Hosts a per-request `webhook_url` may target; stored lower case, compared exactly.
+pub async fn set_webhook_allowed_hosts(
+    pool: &PgPool,
+    id: i64,
+    hosts: &[String],
+) -> Result<(), sqlx::Error> {
+    let hosts: Vec<String> = hosts
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    sqlx::query("UPDATE tenants SET webhook_allowed_hosts = $2 WHERE id = $1")
+        .bind(id)
+        .bind(hosts)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_retention_days(pool: &PgPool, id: i64, days: i32) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tenants SET retention_days = $2 WHERE id = $1")
+        .bind(id)
+        .bind(days)
+        .execute(pool)
+        .await?;
+    Ok(())
 }

@@ -2,9 +2,9 @@
 //! `failed` (the service could not judge it; also a verdict, with 709/711/712).
 
 use crate::db::VERDICT_CHANNEL;
-use crate::verdict::{Verdict, VerdictRow};
+use crate::verdict::{event_body, lookup_body, Verdict, VerdictRow};
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Transaction as PgTx};
+use sqlx::PgPool;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TransactionRow {
@@ -17,13 +17,24 @@ pub struct TransactionRow {
     pub request_fingerprint: Option<Vec<u8>>,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
+    pub webhook_url: Option<String>,
+    pub purged_at: Option<DateTime<Utc>>,
+}
+
+/// A job's transaction as the worker starts it, with the tenant setting it needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StartedJob {
+    #[sqlx(flatten)]
+    pub tx: TransactionRow,
+    pub face_threshold: f64,
+    pub tenant_enabled: bool,
 }
 
 /// The columns of `TransactionRow`, spliced into queries at compile time (sqlx takes only
 /// static SQL).
 macro_rules! columns {
     () => {
-        "id, tenant_id, status::text AS status, s3_bucket, packet_key, selfie_key, request_fingerprint, attempts, created_at"
+        "id, tenant_id, status::text AS status, s3_bucket, packet_key, selfie_key, request_fingerprint, attempts, created_at, webhook_url, purged_at"
     };
 }
 
@@ -38,6 +49,7 @@ pub struct NewTransaction<'a> {
     pub device: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
     pub request_fingerprint: &'a [u8],
+    pub webhook_url: Option<&'a str>,
 }
 
 pub enum Inserted {
@@ -49,8 +61,8 @@ pub enum Inserted {
 pub async fn insert(pool: &PgPool, t: &NewTransaction<'_>) -> Result<Inserted, sqlx::Error> {
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO transactions (tenant_id, s3_bucket, packet_key, selfie_key, packet_sha256, packet_bytes,
-                                   citizen_id, device, idempotency_key, request_fingerprint)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                   citizen_id, device, idempotency_key, request_fingerprint, webhook_url)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
          RETURNING id",
     )
@@ -64,6 +76,7 @@ pub async fn insert(pool: &PgPool, t: &NewTransaction<'_>) -> Result<Inserted, s
     .bind(t.device)
     .bind(t.idempotency_key)
     .bind(t.request_fingerprint)
+    .bind(t.webhook_url)
     .fetch_optional(pool)
     .await?;
     match (id, t.idempotency_key) {
@@ -119,35 +132,78 @@ pub async fn get(
     .await
 }
 
-/// Marks the job started; returns the row unless a verdict already exists (a redelivery
-/// after the commit but before the ack).
-pub async fn start(pool: &PgPool, id: i64) -> Result<Option<TransactionRow>, sqlx::Error> {
+pub async fn by_id(pool: &PgPool, id: i64) -> Result<Option<TransactionRow>, sqlx::Error> {
     sqlx::query_as::<_, TransactionRow>(concat!(
-        "UPDATE transactions SET status = 'processing', attempts = attempts + 1, updated_at = now()
-         WHERE id = $1 AND status IN ('queued', 'processing')
-         RETURNING ",
-        columns!()
+        "SELECT ",
+        columns!(),
+        " FROM transactions WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(pool)
     .await
 }
 
-/// Writes the verdict and closes the transaction in one database transaction, then wakes
-/// whoever waits for it. Idempotent: a second verdict for the same transaction is ignored.
+/// Marks the job started and reads the tenant's threshold in the same round trip; `None`
+/// when a verdict already exists (a redelivery after the commit but before the ack).
+pub async fn start(pool: &PgPool, id: i64) -> Result<Option<StartedJob>, sqlx::Error> {
+    sqlx::query_as::<_, StartedJob>(
+        "UPDATE transactions t SET status = 'processing', attempts = t.attempts + 1, updated_at = now()
+         FROM tenants n
+         WHERE t.id = $1 AND t.status IN ('queued', 'processing') AND n.id = t.tenant_id
+         RETURNING t.id, t.tenant_id, t.status::text AS status, t.s3_bucket, t.packet_key, t.selfie_key,
+                   t.request_fingerprint, t.attempts, t.created_at, t.webhook_url, t.purged_at,
+                   n.face_threshold, n.disabled_at IS NULL AS tenant_enabled",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// In one statement (so one round trip, atomic without an explicit transaction): writes the
+/// verdict, closes the transaction, queues one webhook message per enabled endpoint of the
+/// tenant (only the first, towards the override, when the request named a `webhook_url`),
+/// and wakes whoever waits. Idempotent: a second verdict for the same transaction changes
+/// nothing, and so queues no second event.
 pub async fn complete(
     pool: &PgPool,
     id: i64,
     tenant_id: i64,
+    created_at: DateTime<Utc>,
     verdict: &Verdict,
 ) -> Result<(), sqlx::Error> {
-    let mut tx: PgTx<'_, Postgres> = pool.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO verdicts (transaction_id, tenant_id, valid, error_code, message, error_details, face_probability,
-                               capture_score, capture_probability, failed_signal, capture_signals, frames,
-                               model_versions, timings_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-         ON CONFLICT (transaction_id) DO NOTHING",
+    let (status, event_type) = if verdict.service_failure {
+        ("failed", "liveness.failed")
+    } else {
+        ("done", "liveness.completed")
+    };
+    let data = lookup_body(
+        Some(&VerdictRow::from(verdict)),
+        id,
+        status,
+        created_at,
+        None,
+    );
+    sqlx::query(
+        "WITH v AS (
+             INSERT INTO verdicts (transaction_id, tenant_id, valid, error_code, message, error_details, face_probability,
+                                   capture_score, capture_probability, failed_signal, capture_signals, frames,
+                                   model_versions, timings_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (transaction_id) DO NOTHING
+             RETURNING transaction_id
+         ), t AS (
+             UPDATE transactions SET status = $15::transaction_status, updated_at = now()
+             WHERE id IN (SELECT transaction_id FROM v)
+             RETURNING id, webhook_url
+         ), m AS (
+             INSERT INTO webhook_messages (id, tenant_id, transaction_id, endpoint_id, url, event_type, body)
+             SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), e.tenant_id, t.id, e.id,
+                    coalesce(t.webhook_url, e.url), $16, $17
+             FROM t JOIN webhook_endpoints e ON e.tenant_id = $2 AND e.disabled_at IS NULL
+             WHERE t.webhook_url IS NULL
+                OR e.id = (SELECT min(id) FROM webhook_endpoints WHERE tenant_id = $2 AND disabled_at IS NULL)
+         )
+         SELECT pg_notify($18, t.id::text) FROM t",
     )
     .bind(id)
     .bind(tenant_id)
@@ -163,26 +219,13 @@ pub async fn complete(
     .bind(&verdict.frames)
     .bind(&verdict.model_versions)
     .bind(&verdict.timings_ms)
-    .execute(&mut *tx)
+    .bind(status)
+    .bind(event_type)
+    .bind(event_body(event_type, data))
+    .bind(VERDICT_CHANNEL)
+    .execute(pool)
     .await?;
-    if inserted.rows_affected() == 1 {
-        let status = if verdict.service_failure {
-            "failed"
-        } else {
-            "done"
-        };
-        sqlx::query("UPDATE transactions SET status = $2::transaction_status, updated_at = now() WHERE id = $1")
-            .bind(id)
-            .bind(status)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(VERDICT_CHANNEL)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await
+    Ok(())
 }
 
 pub async fn verdict(pool: &PgPool, id: i64) -> Result<Option<VerdictRow>, sqlx::Error> {

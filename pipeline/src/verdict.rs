@@ -1,6 +1,7 @@
 //! A verdict as the worker decides it, as the database stores it, and as clients see it in
 //! the contract's shapes.
 
+use chrono::{DateTime, Utc};
 use liveness_contract::RejectionCode;
 use serde_json::{json, Map, Value};
 
@@ -75,6 +76,53 @@ pub fn render(row: &VerdictRow, id: i64, details: bool, return_id: bool) -> Valu
         out.insert("id".into(), json!(id));
     }
     Value::Object(out)
+}
+
+impl From<&Verdict> for VerdictRow {
+    fn from(v: &Verdict) -> Self {
+        Self {
+            valid: v.valid,
+            error_code: v.error_code.map(|c| c.code() as i16),
+            error_details: v.error_details.clone(),
+            face_probability: v.face_probability,
+            capture_score: v.capture_score,
+            capture_probability: v.capture_probability,
+        }
+    }
+}
+
+/// What a lookup by id answers (and what a webhook event carries as `data`): the verdict in
+/// full shape when there is one, plus status, submission time and, after a purge, when the
+/// capture was deleted.
+pub fn lookup_body(
+    verdict: Option<&VerdictRow>,
+    id: i64,
+    status: &str,
+    created_at: DateTime<Utc>,
+    purged_at: Option<DateTime<Utc>>,
+) -> Value {
+    let mut body = match verdict {
+        Some(v) => render(v, id, true, true),
+        None => json!({ "id": id }),
+    };
+    body["status"] = json!(status);
+    body["created_at"] = json!(created_at.to_rfc3339());
+    if let Some(at) = purged_at {
+        body["capture_purged_at"] = json!(at.to_rfc3339());
+        body["note"] =
+            json!("the capture was deleted (retention or on request); the verdict is kept");
+    }
+    body
+}
+
+/// A webhook event body (Standard Webhooks' recommended `type`/`timestamp`/`data` shape).
+pub fn event_body(event_type: &str, data: Value) -> String {
+    json!({
+        "type": event_type,
+        "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "data": data,
+    })
+    .to_string()
 }
 
 #[cfg(test)]

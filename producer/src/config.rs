@@ -25,6 +25,12 @@ pub struct ProducerConfig {
     pub session_ttl: Duration,
     /// LIVENESS_CAPTURE_KEYS / LIVENESS_CAPTURE_KEY_DIR: the public halves are published
     pub capture_keys: Keyring,
+    /// WEBHOOK_ALLOW_PRIVATE_ADDRESSES, default false: accept webhook URLs that point at
+    /// loopback, private or link-local addresses (the dispatcher enforces the same rule)
+    pub webhook_allow_private: bool,
+    /// WEBHOOK_ROTATION_GRACE_SECS, default 86400: how long the previous secret keeps signing
+    /// after a rotation
+    pub webhook_rotation_grace: Duration,
 }
 
 impl ProducerConfig {
@@ -49,6 +55,11 @@ impl ProducerConfig {
             max_body_bytes: env_or("MAX_BODY_BYTES", 20 * 1024 * 1024)?,
             session_ttl: Duration::from_secs(env_or("SESSION_TTL_SECS", 300)?),
             capture_keys: Keyring::from_env()?,
+            webhook_allow_private: env_or("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", false)?,
+            webhook_rotation_grace: Duration::from_secs(env_or(
+                "WEBHOOK_ROTATION_GRACE_SECS",
+                86_400,
+            )?),
         })
     }
 }

@@ -14,12 +14,16 @@ pub enum ApiError {
     TokenExpired,
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
-    #[error("no such transaction")]
-    NotFound,
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     #[error("the request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
-    #[error("send multipart/form-data")]
-    UnsupportedMediaType,
+    #[error("send {0}")]
+    UnsupportedMediaType(&'static str),
     #[error("this Idempotency-Key was used for a different request")]
     IdempotencyConflict,
     #[error("{component} is unavailable; nothing was stored, retry later")]
@@ -41,9 +45,11 @@ impl ApiError {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType => {
+            Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::IdempotencyConflict => {
@@ -51,6 +57,22 @@ impl ApiError {
             }
             Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unprocessable {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A JSON body that is missing, malformed or of the wrong shape.
+    pub fn json(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            Self::UnsupportedMediaType("application/json")
+        } else {
+            Self::bad_request("invalid_json", rejection.body_text())
         }
     }
 

@@ -11,10 +11,11 @@ mod waiter;
 pub use config::ProducerConfig;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use liveness_pipeline::queue::{self, Publisher};
 use liveness_pipeline::storage::Storage;
+use routes::webhooks;
 use sqlx::PgPool;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -101,6 +102,15 @@ impl Application {
             .route("/api/v3/biometrics/liveness/", post(routes::liveness::submit))
             .route("/api/v3/biometrics/liveness", post(routes::liveness::submit))
             .route("/api/v3/biometrics/liveness/{id}", get(routes::liveness::lookup))
+            .route("/api/v3/biometrics/liveness/{id}/capture", delete(routes::liveness::purge_capture))
+            .route("/api/v3/webhooks/endpoints", get(webhooks::list_endpoints).post(webhooks::create_endpoint))
+            .route("/api/v3/webhooks/endpoints/{id}", delete(webhooks::disable_endpoint))
+            .route("/api/v3/webhooks/endpoints/{id}/enable", post(webhooks::enable_endpoint))
+            .route("/api/v3/webhooks/endpoints/{id}/rotate", post(webhooks::rotate_secret))
+            .route("/api/v3/webhooks/allowed-hosts", get(webhooks::get_allowed_hosts).put(webhooks::put_allowed_hosts))
+            .route("/api/v3/webhooks/messages", get(webhooks::list_messages))
+            .route("/api/v3/webhooks/messages/{id}/attempts", get(webhooks::list_attempts))
+            .route("/api/v3/webhooks/messages/{id}/redeliver", post(webhooks::redeliver))
             .route("/api/v3/openapi.json", get(openapi::document))
             .route("/healthz", get(routes::health::healthz))
             .route("/readyz", get(routes::health::readyz))

@@ -1,6 +1,7 @@
 use liveness_capture::{Keyring, Policy};
 use liveness_models::EngineConfig;
 use liveness_pipeline::config::{env_or, DatabaseConfig, QueueConfig, StorageConfig};
+use liveness_webhooks::DispatcherConfig;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -21,6 +22,14 @@ pub struct WorkerConfig {
     /// LIVENESS_RETRY_BASE_MS, default 200: first backoff before a transient failure is retried
     pub retry_base: Duration,
     pub policy: Policy,
+    /// WEBHOOK_DISPATCHER, default true: this worker also delivers webhook events (any number
+    /// of workers may; see WEBHOOK_* for the dispatcher's own settings)
+    pub webhooks: Option<DispatcherConfig>,
+    /// RETENTION_INTERVAL_SECS, default 3600 (0 turns it off, e.g. when cron runs
+    /// `liveness purge --expired`): how often captures past their retention are purged
+    pub retention_interval: Duration,
+    /// RETENTION_BATCH, default 500: transactions purged per round trip to the database
+    pub retention_batch: i64,
 }
 
 impl WorkerConfig {
@@ -39,6 +48,13 @@ impl WorkerConfig {
             prefetch: env_or("LIVENESS_PREFETCH", 0)?,
             retry_base: Duration::from_millis(env_or("LIVENESS_RETRY_BASE_MS", 200)?),
             policy: Policy::default(),
+            webhooks: if env_or("WEBHOOK_DISPATCHER", true)? {
+                Some(DispatcherConfig::from_env()?)
+            } else {
+                None
+            },
+            retention_interval: Duration::from_secs(env_or("RETENTION_INTERVAL_SECS", 3600)?),
+            retention_batch: env_or("RETENTION_BATCH", 500)?,
         })
     }
 }

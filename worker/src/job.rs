@@ -9,7 +9,7 @@ use liveness_contract::RejectionCode;
 use liveness_pipeline::queue::Job;
 use liveness_pipeline::sessions::PgCaptureStores;
 use liveness_pipeline::storage::StorageError;
-use liveness_pipeline::{db, tenants, transactions};
+use liveness_pipeline::{db, transactions};
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,19 +57,19 @@ pub enum Outcome {
 
 pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
     let started = Instant::now();
-    let Some(tx) = transactions::start(&worker.db, job.transaction_id)
+    let Some(started_job) = transactions::start(&worker.db, job.transaction_id)
         .await
         .map_err(from_db)?
     else {
         return Ok(Outcome::AlreadyDone);
     };
-    let tenant = tenants::get(&worker.db, tx.tenant_id)
-        .await
-        .map_err(from_db)?
-        .ok_or_else(|| JobError::Abort {
+    if !started_job.tenant_enabled {
+        return Err(JobError::Abort {
             code: RejectionCode::UnknownError,
-            reason: "tenant is gone or disabled".into(),
-        })?;
+            reason: "the tenant is disabled".into(),
+        });
+    }
+    let tx = started_job.tx;
 
     // Both objects at once: fetching is waiting, not work.
     let selfie_fetch = async {
@@ -133,7 +133,7 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
     let mut verdict = decide(
         &assessment,
         &analyses,
-        tenant.face_threshold,
+        started_job.face_threshold,
         &worker.model_versions,
     );
     verdict.timings_ms = serde_json::json!({
@@ -142,7 +142,7 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
         "faces": (started.elapsed() - assessed).as_secs_f64() * 1e3,
         "total": started.elapsed().as_secs_f64() * 1e3,
     });
-    transactions::complete(&worker.db, tx.id, tx.tenant_id, &verdict)
+    transactions::complete(&worker.db, tx.id, tx.tenant_id, tx.created_at, &verdict)
         .await
         .map_err(from_db)?;
     Ok(Outcome::Decided {
@@ -158,7 +158,13 @@ pub async fn record_failure(
     reason: &str,
 ) -> Result<(), JobError> {
     let verdict = service_failure(code, reason, &worker.model_versions);
-    transactions::complete(&worker.db, job.transaction_id, job.tenant_id, &verdict)
+    let Some(tx) = transactions::by_id(&worker.db, job.transaction_id)
+        .await
+        .map_err(from_db)?
+    else {
+        return Ok(()); // nothing left to judge: the transaction itself is gone
+    };
+    transactions::complete(&worker.db, tx.id, tx.tenant_id, tx.created_at, &verdict)
         .await
         .map_err(from_db)
 }

@@ -17,7 +17,9 @@ use lapin::types::{AMQPValue, FieldTable};
 use liveness_capture::{Keyring, Policy};
 use liveness_models::{Engine, ModelPaths};
 use liveness_pipeline::queue::{self, Job};
+use liveness_pipeline::retention;
 use liveness_pipeline::storage::Storage;
+use liveness_webhooks::Dispatcher;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -58,6 +60,37 @@ impl Worker {
         }))
     }
 
+    /// Purges captures past their tenant's retention, in batches, every retention interval.
+    /// Several workers may do it at once: a purge is idempotent.
+    async fn purge_periodically(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let batch = self.config.retention_batch;
+        loop {
+            loop {
+                match retention::purge_expired(&self.db, &self.storage, batch).await {
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::info!(purged = n, "captures past retention purged");
+                        }
+                        if (n as i64) < batch || *shutdown.borrow() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "retention purge failed; next round retries");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.retention_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+
     fn prefetch(&self) -> u16 {
         match self.config.prefetch {
             // Twice the pool: while some jobs wait on S3 and PostgreSQL, others keep every
@@ -70,6 +103,14 @@ impl Worker {
     /// Consumes until `shutdown` turns true, then finishes the jobs in flight and returns.
     /// Reconnects to the broker with backoff when the connection is lost.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let mut background = JoinSet::new();
+        if let Some(config) = &self.config.webhooks {
+            let dispatcher = Dispatcher::new(self.db.clone(), config.clone())?;
+            background.spawn(dispatcher.run(shutdown.clone()));
+        }
+        if !self.config.retention_interval.is_zero() {
+            background.spawn(self.clone().purge_periodically(shutdown.clone()));
+        }
         let mut backoff = Duration::from_millis(200);
         while !*shutdown.borrow() {
             match self.clone().consume(&mut shutdown).await {
@@ -84,6 +125,7 @@ impl Worker {
                 }
             }
         }
+        while background.join_next().await.is_some() {}
         Ok(())
     }
 

@@ -3,32 +3,8 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::*;
-
-fn spawn_worker(stack: &Stack) -> Child {
-    let c = &stack.worker_config;
-    Command::new(env!("CARGO_BIN_EXE_liveness-worker"))
-        .env("DATABASE_URL", &c.database.url)
-        .env("AMQP_URL", &c.queue.url)
-        .env("LIVENESS_QUEUE", &c.queue.queue)
-        .env("S3_ENDPOINT", &c.storage.endpoint)
-        .env("S3_ACCESS_KEY", &c.storage.access_key)
-        .env("S3_SECRET_KEY", &c.storage.secret_key)
-        .env("S3_BUCKET", &c.storage.bucket)
-        .env(
-            "LIVENESS_CAPTURE_KEYS",
-            format!("{}={}", stack.key.key_id, stack.key.to_base64()),
-        )
-        .env("LIVENESS_MODEL_DIR", &c.model_dir)
-        .env("LIVENESS_THREADS", "2")
-        .env("LIVENESS_PREFETCH", "2")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the worker binary starts")
-}
 
 async fn statuses(stack: &Stack) -> Vec<(i64, String, i32)> {
     sqlx::query_as("SELECT id, status::text, attempts FROM transactions ORDER BY id")
@@ -41,8 +17,7 @@ async fn statuses(stack: &Stack) -> Vec<(i64, String, i32)> {
 async fn killed_worker_jobs_are_redelivered_and_judged_once() {
     let stack = Stack::start_with(Options {
         in_process_worker: false,
-        amqp_url: None,
-        s3_endpoint: None,
+        ..Options::default()
     })
     .await;
     let client = stack.client("crash").await;

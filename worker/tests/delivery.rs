@@ -41,14 +41,6 @@ async fn wait_for_dead_letters(stack: &Stack) -> Vec<Vec<u8>> {
     }
 }
 
-async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_message_is_dead_lettered() {
     let stack = Stack::start().await;
@@ -79,8 +71,7 @@ async fn job_that_keeps_failing_transiently_is_retried_then_dead_lettered() {
     // The producer stores captures; the worker cannot reach the object storage at all.
     let stack = Stack::start_with(Options {
         in_process_worker: false,
-        amqp_url: None,
-        s3_endpoint: None,
+        ..Options::default()
     })
     .await;
     let client = stack.client("transient").await;
@@ -122,8 +113,7 @@ async fn job_that_keeps_failing_transiently_is_retried_then_dead_lettered() {
 async fn graceful_shutdown_finishes_jobs_in_flight() {
     let stack = Stack::start_with(Options {
         in_process_worker: false,
-        amqp_url: None,
-        s3_endpoint: None,
+        ..Options::default()
     })
     .await;
     let client = stack.client("graceful").await;

@@ -376,7 +376,7 @@ async fn broker_down_is_503_and_nothing_is_half_written() {
     let stack = Stack::start_with(Options {
         in_process_worker: false,
         amqp_url: Some("amqp://guest:guest@127.0.0.1:1/%2f".into()),
-        s3_endpoint: None,
+        ..Options::default()
     })
     .await;
     let client = stack.client("nobroker").await;
@@ -405,8 +405,7 @@ async fn broker_down_is_503_and_nothing_is_half_written() {
 async fn openapi_health_and_metrics_are_served() {
     let stack = Stack::start_with(Options {
         in_process_worker: false,
-        amqp_url: None,
-        s3_endpoint: None,
+        ..Options::default()
     })
     .await;
     let spec: Value = stack
@@ -457,8 +456,8 @@ async fn openapi_health_and_metrics_are_served() {
 async fn object_storage_down_is_503_and_nothing_is_stored() {
     let stack = Stack::start_with(Options {
         in_process_worker: false,
-        amqp_url: None,
         s3_endpoint: Some("http://127.0.0.1:1".into()),
+        ..Options::default()
     })
     .await;
     let client = stack.client("nos3").await;

@@ -9,8 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use liveness_pipeline::queue::Job;
+use liveness_pipeline::retention;
 use liveness_pipeline::transactions::{self, Inserted, NewTransaction, TransactionRow};
-use liveness_pipeline::verdict::render;
+use liveness_pipeline::verdict::{lookup_body, render};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -24,9 +25,11 @@ struct Submission {
     respond_async: bool,
     citizen_id: Option<String>,
     device: Option<String>,
+    webhook_url: Option<String>,
 }
 
 const MAX_TEXT_FIELD: usize = 256;
+const MAX_URL_FIELD: usize = 2048;
 
 fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -60,10 +63,15 @@ async fn read_form(mut form: Multipart, limit: usize) -> Result<Submission, ApiE
             let t = std::str::from_utf8(&bytes).map_err(|_| {
                 ApiError::bad_request("invalid_field", format!("{name} must be text"))
             })?;
-            if t.len() > MAX_TEXT_FIELD {
+            let limit = if name == "webhook_url" {
+                MAX_URL_FIELD
+            } else {
+                MAX_TEXT_FIELD
+            };
+            if t.len() > limit {
                 return Err(ApiError::bad_request(
                     "invalid_field",
-                    format!("{name} is longer than {MAX_TEXT_FIELD} bytes"),
+                    format!("{name} is longer than {limit} bytes"),
                 ));
             }
             Ok(t.to_string())
@@ -76,6 +84,7 @@ async fn read_form(mut form: Multipart, limit: usize) -> Result<Submission, ApiE
             "async" => s.respond_async = parse_bool("async", &text()?)?,
             "citizen_id" => s.citizen_id = Some(text()?).filter(|t| !t.is_empty()),
             "device" => s.device = Some(text()?).filter(|t| !t.is_empty()),
+            "webhook_url" => s.webhook_url = Some(text()?).filter(|t| !t.is_empty()),
             _ => {}
         }
     }
@@ -86,7 +95,7 @@ fn fingerprint(packet_sha256: &[u8], s: &Submission) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(packet_sha256);
     h.update(Sha256::digest(s.selfie.as_deref().unwrap_or_default()));
-    for field in [&s.citizen_id, &s.device] {
+    for field in [&s.citizen_id, &s.device, &s.webhook_url] {
         h.update(field.as_deref().unwrap_or_default().as_bytes());
         h.update([0]);
     }
@@ -107,7 +116,7 @@ pub async fn submit(
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")
     {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType("multipart/form-data"));
     }
     let form = form.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
     let mut submission = read_form(form, state.config.max_body_bytes).await?;
@@ -145,6 +154,9 @@ pub async fn submit(
             "invalid_header",
             "Idempotency-Key must be 1-255 characters",
         ));
+    }
+    if let Some(url) = &submission.webhook_url {
+        admit_override(&state, tenant, url).await?;
     }
     let packet_sha256 = Sha256::digest(&packet).to_vec();
     let fingerprint = fingerprint(&packet_sha256, &submission);
@@ -201,6 +213,7 @@ pub async fn submit(
         device: submission.device.as_deref(),
         idempotency_key: idempotency_key.as_deref(),
         request_fingerprint: &fingerprint,
+        webhook_url: submission.webhook_url.as_deref(),
     };
     let id = match transactions::insert(&state.db, &new).await {
         Ok(Inserted::New(id)) => id,
@@ -238,6 +251,33 @@ pub async fn submit(
         return Ok(accepted(id, "queued"));
     }
     wait_and_render(&state, id, submission.details, submission.return_id).await
+}
+
+/// A per-request `webhook_url` may only name a host the tenant allowed, and needs one of the
+/// tenant's endpoints for the secret that signs it.
+async fn admit_override(state: &AppState, tenant: i64, url: &str) -> Result<(), ApiError> {
+    let parsed = crate::routes::webhooks::admit_url(state, url).await?;
+    let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+    let settings = liveness_pipeline::tenants::get(&state.db, tenant)
+        .await
+        .map_err(ApiError::database)?
+        .ok_or(ApiError::Unauthorized("this client is disabled"))?;
+    if !settings.webhook_allowed_hosts.contains(&host) {
+        return Err(ApiError::unprocessable(
+            "webhook_host_not_allowed",
+            format!("webhook_url host {host:?} is not in this client's allowed hosts"),
+        ));
+    }
+    if !liveness_webhooks::endpoints::has_enabled(&state.db, tenant)
+        .await
+        .map_err(ApiError::database)?
+    {
+        return Err(ApiError::unprocessable(
+            "webhook_not_configured",
+            "register a webhook endpoint first: its secret signs the events sent to webhook_url",
+        ));
+    }
+    Ok(())
 }
 
 async fn respond_existing(
@@ -300,19 +340,66 @@ pub async fn lookup(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     // Any id that is not ours, malformed included, is simply not found.
-    let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound("transaction"))?;
     let row = transactions::get(&state.db, tenant, id)
         .await
         .map_err(ApiError::database)?
-        .ok_or(ApiError::NotFound)?;
-    let mut body = match transactions::verdict(&state.db, id)
+        .ok_or(ApiError::NotFound("transaction"))?;
+    let verdict = transactions::verdict(&state.db, id)
+        .await
+        .map_err(ApiError::database)?;
+    Ok(Json(lookup_body(
+        verdict.as_ref(),
+        id,
+        &row.status,
+        row.created_at,
+        row.purged_at,
+    )))
+}
+
+/// `DELETE /api/v3/biometrics/liveness/{id}/capture`: deletes the sealed capture now (a
+/// data-subject request); the verdict stays and lookups say the capture is gone.
+pub async fn purge_capture(
+    State(state): State<AppState>,
+    TenantId(tenant): TenantId,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound("transaction"))?;
+    let (target, already) = retention::target(&state.db, tenant, id)
         .await
         .map_err(ApiError::database)?
-    {
-        Some(v) => render(&v, id, true, true),
-        None => json!({ "id": id }),
-    };
-    body["status"] = json!(row.status);
-    body["created_at"] = json!(row.created_at.to_rfc3339());
-    Ok(Json(body))
+        .ok_or(ApiError::NotFound("transaction"))?;
+    if !already {
+        if matches!(target.status.as_str(), "queued" | "processing") {
+            return Err(ApiError::Conflict {
+                code: "not_finished",
+                message: "the capture is still being judged; delete it once the verdict is in"
+                    .into(),
+            });
+        }
+        retention::purge(
+            &state.db,
+            &state.storage,
+            &target,
+            retention::Reason::Request,
+        )
+        .await
+        .map_err(|e| match e {
+            retention::PurgeError::Database(e) => ApiError::database(e),
+            retention::PurgeError::Storage(e) => {
+                tracing::error!(error = %e, "deleting the capture failed");
+                ApiError::Unavailable {
+                    component: "object storage",
+                }
+            }
+        })?;
+    }
+    let row = transactions::get(&state.db, tenant, id)
+        .await
+        .map_err(ApiError::database)?
+        .ok_or(ApiError::NotFound("transaction"))?;
+    Ok(Json(json!({
+        "id": id,
+        "capture_purged_at": row.purged_at.map(|at| at.to_rfc3339()),
+    })))
 }

@@ -2,3 +2,4 @@ pub mod health;
 pub mod liveness;
 pub mod sessions;
 pub mod token;
+pub mod webhooks;

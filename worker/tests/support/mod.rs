@@ -3,10 +3,13 @@
 //! in process (or as a real child process, for the crash test).
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use liveness_capture::{seal, KeyId, Keyring, Payload, PrivateKey};
 use liveness_models::EngineConfig;
 use liveness_pipeline::config::{DatabaseConfig, QueueConfig, StorageConfig};
 use liveness_producer::{Application, ProducerConfig};
+use liveness_webhooks::DispatcherConfig;
 use liveness_worker::{Worker, WorkerConfig};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
@@ -55,6 +58,8 @@ pub struct Options {
     pub amqp_url: Option<String>,
     /// Where the producer finds object storage (default: the running S3 server).
     pub s3_endpoint: Option<String>,
+    /// How often the in-process worker purges captures past retention (zero: never).
+    pub retention_interval: Duration,
 }
 
 impl Default for Options {
@@ -63,7 +68,23 @@ impl Default for Options {
             in_process_worker: true,
             amqp_url: None,
             s3_endpoint: None,
+            retention_interval: Duration::ZERO,
         }
+    }
+}
+
+/// Fast retries, short timeouts, loopback receivers allowed: webhook tests finish in seconds.
+pub fn test_dispatcher() -> DispatcherConfig {
+    DispatcherConfig {
+        schedule: liveness_webhooks::config::parse_schedule("100ms,200ms,400ms,800ms,1s,1s,1s,1s")
+            .unwrap(),
+        max_age: Duration::from_secs(120),
+        connect_timeout: Duration::from_secs(1),
+        timeout: Duration::from_secs(3),
+        retry_after_max: Duration::from_secs(5),
+        batch: 16,
+        poll_interval: Duration::from_millis(50),
+        allow_private: true,
     }
 }
 
@@ -120,6 +141,8 @@ impl Stack {
             max_body_bytes: 4 * 1024 * 1024,
             session_ttl: Duration::from_secs(300),
             capture_keys: keys.clone(),
+            webhook_allow_private: true,
+            webhook_rotation_grace: Duration::from_secs(3600),
         };
         let worker_config = WorkerConfig {
             database,
@@ -134,6 +157,9 @@ impl Stack {
             prefetch: 2,
             retry_base: Duration::from_millis(50),
             policy: liveness_capture::Policy::default(),
+            webhooks: Some(test_dispatcher()),
+            retention_interval: options.retention_interval,
+            retention_batch: 2,
         };
         let app = Application::build(producer_config.clone())
             .await
@@ -318,6 +344,50 @@ impl Stack {
             .fetch_one(&self.db)
             .await
             .unwrap()
+    }
+}
+
+/// The worker binary as a real process against this stack (for kill tests).
+pub fn spawn_worker(stack: &Stack) -> std::process::Child {
+    let c = &stack.worker_config;
+    std::process::Command::new(env!("CARGO_BIN_EXE_liveness-worker"))
+        .env("DATABASE_URL", &c.database.url)
+        .env("AMQP_URL", &c.queue.url)
+        .env("LIVENESS_QUEUE", &c.queue.queue)
+        .env("S3_ENDPOINT", &c.storage.endpoint)
+        .env("S3_ACCESS_KEY", &c.storage.access_key)
+        .env("S3_SECRET_KEY", &c.storage.secret_key)
+        .env("S3_BUCKET", &c.storage.bucket)
+        .env(
+            "LIVENESS_CAPTURE_KEYS",
+            format!("{}={}", stack.key.key_id, stack.key.to_base64()),
+        )
+        .env("LIVENESS_MODEL_DIR", &c.model_dir)
+        .env("LIVENESS_THREADS", "2")
+        .env("LIVENESS_PREFETCH", "2")
+        .env("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "true")
+        .env("WEBHOOK_RETRY_SCHEDULE", "100ms,200ms,400ms,800ms,1s")
+        .env("WEBHOOK_CONNECT_TIMEOUT", "1s")
+        .env("WEBHOOK_TIMEOUT", "3s")
+        .env("WEBHOOK_POLL_INTERVAL", "50ms")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the worker binary starts")
+}
+
+/// Polls `check` until it holds; fails the test after a minute.
+pub async fn wait_for<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

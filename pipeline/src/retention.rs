@@ -1,0 +1,142 @@
+//! Data retention: sealed captures are deleted from object storage once a tenant's retention
+//! period has passed (or on request), and the rows keep only what reporting needs. Objects
+//! go first, then one statement strips the rows and writes the audit record, so an
+//! interruption anywhere leaves a transaction that the next run purges again, harmlessly.
+
+use crate::storage::{Storage, StorageError};
+use sqlx::PgPool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PurgeError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Retention,
+    Request,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::Retention => "retention",
+            Reason::Request => "request",
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Target {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub status: String,
+    pub s3_bucket: String,
+    pub packet_key: String,
+    pub selfie_key: Option<String>,
+}
+
+/// Transactions past their tenant's retention period and not yet purged, oldest first.
+pub async fn expired(pool: &PgPool, limit: i64) -> Result<Vec<Target>, sqlx::Error> {
+    sqlx::query_as::<_, Target>(
+        "SELECT t.id, t.tenant_id, t.status::text AS status, t.s3_bucket, t.packet_key, t.selfie_key
+         FROM transactions t JOIN tenants n ON n.id = t.tenant_id
+         WHERE t.purged_at IS NULL AND t.created_at < now() - make_interval(days => n.retention_days)
+         ORDER BY t.created_at
+         LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// One of a tenant's transactions, purged or not (`None`: not the tenant's).
+pub async fn target(
+    pool: &PgPool,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<(Target, bool)>, sqlx::Error> {
+    let row: Option<(i64, i64, String, String, String, Option<String>, bool)> = sqlx::query_as(
+        "SELECT id, tenant_id, status::text, s3_bucket, packet_key, selfie_key, purged_at IS NOT NULL
+         FROM transactions WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(
+        |(id, tenant_id, status, s3_bucket, packet_key, selfie_key, purged)| {
+            (
+                Target {
+                    id,
+                    tenant_id,
+                    status,
+                    s3_bucket,
+                    packet_key,
+                    selfie_key,
+                },
+                purged,
+            )
+        },
+    ))
+}
+
+/// Deletes the capture's objects, then in one statement: hashes the identifying request
+/// metadata, drops per-frame results and the free-text signal details (which can quote the
+/// camera's label), marks the transaction purged and records the purge. Returns whether this
+/// call did the purge (false: it was already purged).
+pub async fn purge(
+    pool: &PgPool,
+    storage: &Storage,
+    target: &Target,
+    reason: Reason,
+) -> Result<bool, PurgeError> {
+    let mut deleted = 0;
+    for key in std::iter::once(&target.packet_key).chain(target.selfie_key.as_ref()) {
+        storage.delete_from(&target.s3_bucket, key).await?;
+        deleted += 1;
+    }
+    let recorded = sqlx::query(
+        "WITH t AS (
+             UPDATE transactions
+             SET purged_at = now(), updated_at = now(),
+                 citizen_id = 'sha256:' || encode(sha256(convert_to(citizen_id, 'UTF8')), 'hex'),
+                 device = 'sha256:' || encode(sha256(convert_to(device, 'UTF8')), 'hex')
+             WHERE id = $1 AND purged_at IS NULL
+             RETURNING id, tenant_id
+         ), v AS (
+             UPDATE verdicts
+             SET frames = '[]',
+                 capture_signals = (SELECT coalesce(jsonb_agg(s - 'detail'), '[]')
+                                    FROM jsonb_array_elements(capture_signals) s),
+                 error_details = error_details - 'detail'
+             WHERE transaction_id IN (SELECT id FROM t)
+         )
+         INSERT INTO purges (transaction_id, tenant_id, reason, objects_deleted)
+         SELECT id, tenant_id, $2, $3 FROM t",
+    )
+    .bind(target.id)
+    .bind(reason.as_str())
+    .bind(deleted)
+    .execute(pool)
+    .await?;
+    Ok(recorded.rows_affected() == 1)
+}
+
+/// Purges up to `batch` expired transactions; how many were purged.
+pub async fn purge_expired(
+    pool: &PgPool,
+    storage: &Storage,
+    batch: i64,
+) -> Result<usize, PurgeError> {
+    let mut purged = 0;
+    for target in expired(pool, batch).await? {
+        if purge(pool, storage, &target, Reason::Retention).await? {
+            purged += 1;
+        }
+    }
+    Ok(purged)
+}

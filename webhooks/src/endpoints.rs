@@ -1,0 +1,149 @@
+//! A tenant's webhook endpoints: URL and signing secrets (data access).
+
+use crate::guard::{check_shape, GuardError};
+use crate::signing::generate_secret;
+use chrono::{DateTime, Utc};
+use reqwest::Url;
+use serde::Serialize;
+use sqlx::PgPool;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    #[error("invalid webhook URL: {0}")]
+    InvalidUrl(String),
+    #[error(transparent)]
+    Refused(#[from] GuardError),
+    #[error("this endpoint is already registered")]
+    Duplicate,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// An endpoint as listed: never its secrets, which are shown once, when made.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Endpoint {
+    pub id: i64,
+    pub url: String,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+    /// While set and in the future, the secret before the last rotation still signs.
+    pub previous_expires_at: Option<DateTime<Utc>>,
+}
+
+const MAX_URL: usize = 2048;
+
+pub fn parse_url(text: &str) -> Result<Url, EndpointError> {
+    if text.len() > MAX_URL {
+        return Err(EndpointError::InvalidUrl(format!(
+            "longer than {MAX_URL} bytes"
+        )));
+    }
+    let url = Url::parse(text.trim()).map_err(|e| EndpointError::InvalidUrl(e.to_string()))?;
+    check_shape(&url)?;
+    Ok(url)
+}
+
+/// Registers an endpoint; returns it with its new secret.
+pub async fn create(
+    pool: &PgPool,
+    tenant_id: i64,
+    url: &str,
+) -> Result<(Endpoint, String), EndpointError> {
+    let url = parse_url(url)?;
+    let secret = generate_secret();
+    let endpoint = sqlx::query_as::<_, Endpoint>(
+        "INSERT INTO webhook_endpoints (tenant_id, url, secret) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, url) DO NOTHING
+         RETURNING id, url, created_at, disabled_at, disabled_reason, previous_expires_at",
+    )
+    .bind(tenant_id)
+    .bind(url.as_str())
+    .bind(&secret)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(EndpointError::Duplicate)?;
+    Ok((endpoint, secret))
+}
+
+pub async fn list(pool: &PgPool, tenant_id: i64) -> Result<Vec<Endpoint>, sqlx::Error> {
+    sqlx::query_as::<_, Endpoint>(
+        "SELECT id, url, created_at, disabled_at, disabled_reason, previous_expires_at
+         FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY id",
+    )
+    .bind(tenant_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// A new secret; the current one keeps signing alongside it for `grace`, so receivers can
+/// switch without missing an event. `None` if the endpoint is not the tenant's.
+pub async fn rotate(
+    pool: &PgPool,
+    tenant_id: i64,
+    id: i64,
+    grace: Duration,
+) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
+    let secret = generate_secret();
+    let expires: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "UPDATE webhook_endpoints
+         SET previous_secret = secret, secret = $3, previous_expires_at = now() + make_interval(secs => $4)
+         WHERE tenant_id = $1 AND id = $2
+         RETURNING previous_expires_at",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(&secret)
+    .bind(grace.as_secs_f64())
+    .fetch_optional(pool)
+    .await?;
+    Ok(expires.map(|at| (secret, at)))
+}
+
+/// Stops deliveries to an endpoint and fails what was still waiting for it.
+pub async fn disable(
+    pool: &PgPool,
+    tenant_id: i64,
+    id: i64,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let disabled: i64 = sqlx::query_scalar(
+        "WITH e AS (
+             UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = $3
+             WHERE tenant_id = $1 AND id = $2 RETURNING id
+         ), m AS (
+             UPDATE webhook_messages SET status = 'failed', last_error = 'endpoint disabled: ' || $3
+             WHERE status = 'pending' AND endpoint_id IN (SELECT id FROM e)
+         )
+         SELECT count(*) FROM e",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(reason)
+    .fetch_one(pool)
+    .await?;
+    Ok(disabled == 1)
+}
+
+pub async fn enable(pool: &PgPool, tenant_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether the tenant has an enabled endpoint whose secret can sign an override delivery.
+pub async fn has_enabled(pool: &PgPool, tenant_id: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE tenant_id = $1 AND disabled_at IS NULL)",
+    )
+    .bind(tenant_id)
+    .fetch_one(pool)
+    .await
+}
