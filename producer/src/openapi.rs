@@ -11,8 +11,94 @@ fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
+fn ok(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+fn list_of(field: &str, item: &str) -> Value {
+    json!({ "type": "object", "required": [field],
+            "properties": { field: { "type": "array", "items": { "$ref": format!("#/components/schemas/{item}") } } } })
+}
+
+/// Webhook management and data-subject deletion: every answer can also be 401 (token) or 503.
+fn management_paths(bearer: &Value) -> Value {
+    let id =
+        json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    let common = |mut responses: Value| {
+        responses["401"] = error_response("Missing, invalid or expired token");
+        responses["503"] = error_response("A dependency is down");
+        responses
+    };
+    let endpoint = json!({ "$ref": "#/components/schemas/Endpoint" });
+    let hosts = json!({ "type": "object", "required": ["hosts"],
+                        "properties": { "hosts": { "type": "array", "items": { "type": "string" } } } });
+    json!({
+        "/api/v3/biometrics/liveness/{id}/capture": { "delete": {
+            "summary": "Delete the sealed capture now (data-subject request); the verdict stays",
+            "security": bearer, "parameters": id,
+            "responses": common(json!({
+                "200": ok("Purged", json!({ "type": "object", "required": ["id"], "properties": {
+                    "id": { "type": "integer" }, "capture_purged_at": { "type": ["string", "null"], "format": "date-time" } } })),
+                "404": error_response("No such transaction for this client"),
+                "409": error_response("Still being judged") })) } },
+        "/api/v3/webhooks/endpoints": {
+            "get": { "summary": "This client's webhook endpoints", "security": bearer,
+                     "responses": common(json!({ "200": ok("Endpoints", list_of("endpoints", "Endpoint")) })) },
+            "post": { "summary": "Register an endpoint; the answer holds its signing secret, shown once", "security": bearer,
+                      "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                          "type": "object", "required": ["url"], "properties": { "url": { "type": "string", "format": "uri" } } } } } },
+                      "responses": common(json!({ "201": ok("Created", endpoint),
+                          "400": error_response("Malformed body"), "409": error_response("Already registered"),
+                          "415": error_response("Not JSON"), "422": error_response("URL refused") })) } },
+        "/api/v3/webhooks/endpoints/{id}": { "delete": {
+            "summary": "Disable an endpoint (its pending messages fail)", "security": bearer, "parameters": id,
+            "responses": common(json!({ "204": { "description": "Disabled" }, "404": error_response("No such endpoint") })) } },
+        "/api/v3/webhooks/endpoints/{id}/enable": { "post": {
+            "summary": "Enable an endpoint again", "security": bearer, "parameters": id,
+            "responses": common(json!({ "204": { "description": "Enabled" }, "404": error_response("No such endpoint") })) } },
+        "/api/v3/webhooks/endpoints/{id}/rotate": { "post": {
+            "summary": "New signing secret; the previous one keeps signing for a grace period", "security": bearer, "parameters": id,
+            "responses": common(json!({ "200": ok("New secret", json!({ "type": "object", "required": ["secret"], "properties": {
+                "id": { "type": "integer" }, "secret": { "type": "string" },
+                "previous_expires_at": { "type": "string", "format": "date-time" } } })),
+                "404": error_response("No such endpoint") })) } },
+        "/api/v3/webhooks/allowed-hosts": {
+            "get": { "summary": "Hosts a per-request webhook_url may name", "security": bearer,
+                     "responses": common(json!({ "200": ok("Hosts", hosts.clone()) })) },
+            "put": { "summary": "Replace the allowed hosts", "security": bearer,
+                     "requestBody": { "required": true, "content": { "application/json": { "schema": hosts.clone() } } },
+                     "responses": common(json!({ "200": ok("Hosts", hosts), "400": error_response("Malformed hosts"),
+                                                 "415": error_response("Not JSON") })) } },
+        "/api/v3/webhooks/messages": { "get": {
+            "summary": "Webhook messages, newest first", "security": bearer,
+            "parameters": [
+                { "name": "transaction_id", "in": "query", "schema": { "type": "integer" } },
+                { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } } ],
+            "responses": common(json!({ "200": ok("Messages", list_of("messages", "Message")),
+                                        "400": error_response("Malformed query") })) } },
+        "/api/v3/webhooks/messages/{id}/attempts": { "get": {
+            "summary": "Every delivery attempt of a message", "security": bearer, "parameters": id,
+            "responses": common(json!({ "200": ok("Attempts", list_of("attempts", "Attempt")) })) } },
+        "/api/v3/webhooks/messages/{id}/redeliver": { "post": {
+            "summary": "Send a message again (same webhook-id, fresh retry schedule)", "security": bearer, "parameters": id,
+            "responses": common(json!({
+                "202": ok("Scheduled", json!({ "type": "object", "properties": { "id": { "type": "string" }, "status": { "const": "pending" } } })),
+                "404": error_response("No such message"), "409": error_response("Its endpoint is disabled") })) } }
+    })
+}
+
 pub fn spec() -> Value {
     let bearer = json!([{ "bearer": [] }]);
+    let mut spec = core_spec(&bearer);
+    if let (Some(paths), Value::Object(more)) =
+        (spec["paths"].as_object_mut(), management_paths(&bearer))
+    {
+        paths.extend(more);
+    }
+    spec
+}
+
+fn core_spec(bearer: &Value) -> Value {
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Liveness", "version": env!("CARGO_PKG_VERSION"),
@@ -57,7 +143,7 @@ pub fn spec() -> Value {
                     "401": error_response("Missing, invalid or expired token"),
                     "413": error_response("Body too large"),
                     "415": error_response("Not multipart/form-data"),
-                    "422": error_response("Idempotency-Key reused for another request"),
+                    "422": error_response("Idempotency-Key reused for another request, or webhook_url refused"),
                     "503": error_response("A dependency is down; nothing was stored") } } },
             "/api/v3/biometrics/liveness/{id}": { "get": {
                 "summary": "Status and verdict of a transaction",
@@ -92,7 +178,9 @@ pub fn spec() -> Value {
                     "encrypted_file": { "type": "string", "format": "binary", "description": "Capture packet (docs/capture-packet.md)" },
                     "selfie": { "type": "string", "format": "binary" },
                     "details": { "type": "boolean" }, "return_id": { "type": "boolean" }, "async": { "type": "boolean" },
-                    "citizen_id": { "type": "string", "maxLength": 256 }, "device": { "type": "string", "maxLength": 256 } } },
+                    "citizen_id": { "type": "string", "maxLength": 256 }, "device": { "type": "string", "maxLength": 256 },
+                    "webhook_url": { "type": "string", "format": "uri", "maxLength": 2048,
+                        "description": "Send this transaction's events here instead (host must be allowed)" } } },
                 "ApiResponse": { "type": "object", "properties": {
                     "face_liveness": { "type": "object", "properties": { "probability": { "type": "number", "minimum": 0, "maximum": 1 } } },
                     "capture_liveness": { "type": "object", "properties": { "score": { "type": "number" }, "probability": { "type": "number", "minimum": 0, "maximum": 1 } } } } },
@@ -108,8 +196,61 @@ pub fn spec() -> Value {
                 "Lookup": { "allOf": [ { "$ref": "#/components/schemas/Accepted" }, { "type": "object", "properties": {
                     "valid": { "type": "boolean" }, "api_response": { "$ref": "#/components/schemas/ApiResponse" },
                     "error_code": { "type": "integer" }, "message": { "type": "string" }, "error_details": { "type": "object" },
-                    "created_at": { "type": "string", "format": "date-time" } } } ] }
+                    "created_at": { "type": "string", "format": "date-time" },
+                    "capture_purged_at": { "type": "string", "format": "date-time" }, "note": { "type": "string" } } } ] },
+                "Endpoint": { "type": "object", "required": ["id", "url", "created_at"], "properties": {
+                    "id": { "type": "integer" }, "url": { "type": "string" }, "created_at": { "type": "string", "format": "date-time" },
+                    "disabled_at": { "type": ["string", "null"], "format": "date-time" }, "disabled_reason": { "type": ["string", "null"] },
+                    "previous_expires_at": { "type": ["string", "null"], "format": "date-time" },
+                    "secret": { "type": "string", "description": "whsec_...; only in the answer that creates the endpoint" } } },
+                "Message": { "type": "object", "required": ["id", "transaction_id", "status", "attempts"], "properties": {
+                    "id": { "type": "string", "description": "The webhook-id header" }, "transaction_id": { "type": "integer" },
+                    "endpoint_id": { "type": "integer" }, "url": { "type": "string" }, "event_type": { "type": "string" },
+                    "status": { "type": "string", "enum": ["pending", "delivered", "failed"] }, "attempts": { "type": "integer" },
+                    "created_at": { "type": "string", "format": "date-time" }, "next_attempt_at": { "type": "string", "format": "date-time" },
+                    "delivered_at": { "type": ["string", "null"], "format": "date-time" }, "last_error": { "type": ["string", "null"] } } },
+                "Attempt": { "type": "object", "required": ["attempted_at", "outcome"], "properties": {
+                    "attempted_at": { "type": "string", "format": "date-time" }, "url": { "type": "string" },
+                    "status_code": { "type": ["integer", "null"] }, "latency_ms": { "type": "number" },
+                    "error": { "type": ["string", "null"] },
+                    "outcome": { "type": "string", "enum": ["delivered", "retry", "failed", "endpoint_disabled"] } } }
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r.clone());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_and_management_routes_are_described() {
+        let spec = spec();
+        let mut found = Vec::new();
+        refs(&spec, &mut found);
+        for r in found {
+            let name = r.trim_start_matches("#/components/schemas/");
+            assert!(spec["components"]["schemas"][name].is_object(), "{r}");
+        }
+        for path in [
+            "/api/v3/biometrics/liveness/{id}/capture",
+            "/api/v3/webhooks/endpoints",
+            "/api/v3/webhooks/messages/{id}/redeliver",
+        ] {
+            assert!(spec["paths"][path].is_object(), "{path}");
+        }
+    }
 }
