@@ -5,6 +5,7 @@
 pub mod config;
 pub mod db;
 pub mod queue;
+pub mod reports;
 pub mod retention;
 pub mod sessions;
 pub mod storage;
