@@ -2,6 +2,7 @@
 
 mod analyze;
 mod capture;
+mod report;
 mod tenant;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,9 @@ enum Command {
     Tenant(tenant::TenantCommand),
     /// Open a capture packet and print its capture-liveness assessment.
     Assess(capture::AssessArgs),
+    /// Report on verdicts (fraud attempts, outcomes, attack rate, capture signals, latency)
+    /// from the database at DATABASE_URL; optionally chart attack rate and volume per day.
+    Report(report::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Command::Seal(args) => capture::seal(args).map(|()| ExitCode::SUCCESS),
         Command::Tenant(command) => tenant::run(command).map(|()| ExitCode::SUCCESS),
         Command::Assess(args) => capture::assess_packet(args).map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => report::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
