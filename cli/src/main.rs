@@ -2,8 +2,10 @@
 
 mod analyze;
 mod capture;
+mod purge;
 mod report;
 mod tenant;
+mod webhook;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,6 +39,11 @@ enum Command {
     /// Report on verdicts (fraud attempts, outcomes, attack rate, capture signals, latency)
     /// from the database at DATABASE_URL; optionally chart attack rate and volume per day.
     Report(report::Args),
+    /// Manage a tenant's webhook endpoints and deliveries in the database at DATABASE_URL.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
+    /// Delete captures past retention (for cron), or one transaction's capture on request.
+    Purge(purge::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +63,8 @@ fn main() -> ExitCode {
         Command::Tenant(command) => tenant::run(command).map(|()| ExitCode::SUCCESS),
         Command::Assess(args) => capture::assess_packet(args).map(|()| ExitCode::SUCCESS),
         Command::Report(args) => report::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Webhook(command) => webhook::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Purge(args) => purge::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

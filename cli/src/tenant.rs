@@ -1,4 +1,5 @@
-//! `liveness tenant create`: registers an API client and prints its credentials once.
+//! `liveness tenant create|set`: registers an API client (printing its credentials once) and
+//! changes its settings.
 
 use liveness_pipeline::config::DatabaseConfig;
 use serde_json::json;
@@ -12,6 +13,17 @@ pub enum TenantCommand {
         /// Face P(real) below this is an attack (715).
         #[arg(long, default_value_t = 0.5)]
         face_threshold: f64,
+    },
+    /// Change a tenant's settings.
+    Set {
+        #[arg(long)]
+        name: String,
+        /// Hosts a per-request webhook_url may name (replaces the list; repeat the flag).
+        #[arg(long = "allow-webhook-host")]
+        allow_webhook_hosts: Option<Vec<String>>,
+        /// Days after which captures are purged (1-3650).
+        #[arg(long)]
+        retention_days: Option<i32>,
     },
 }
 
@@ -40,6 +52,37 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
                         "client_id": created.tenant.client_id,
                         "client_secret": created.client_secret,
                         "face_threshold": created.tenant.face_threshold,
+                    })
+                );
+            }
+            TenantCommand::Set {
+                name,
+                allow_webhook_hosts,
+                retention_days,
+            } => {
+                let tenant = liveness_pipeline::tenants::by_name(&db, &name)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no enabled tenant named {name:?}"))?;
+                if let Some(hosts) = allow_webhook_hosts {
+                    liveness_pipeline::tenants::set_webhook_allowed_hosts(&db, tenant.id, &hosts)
+                        .await?;
+                }
+                if let Some(days) = retention_days {
+                    if !(1..=3650).contains(&days) {
+                        anyhow::bail!("--retention-days must be between 1 and 3650");
+                    }
+                    liveness_pipeline::tenants::set_retention_days(&db, tenant.id, days).await?;
+                }
+                let tenant = liveness_pipeline::tenants::get(&db, tenant.id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("tenant {name:?} vanished"))?;
+                println!(
+                    "{}",
+                    json!({
+                        "tenant_id": tenant.id,
+                        "name": tenant.name,
+                        "retention_days": tenant.retention_days,
+                        "webhook_allowed_hosts": tenant.webhook_allowed_hosts,
                     })
                 );
             }

@@ -53,35 +53,28 @@ pub async fn expired(pool: &PgPool, limit: i64) -> Result<Vec<Target>, sqlx::Err
     .await
 }
 
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TargetState {
+    #[sqlx(flatten)]
+    pub target: Target,
+    pub purged: bool,
+}
+
 /// One of a tenant's transactions, purged or not (`None`: not the tenant's).
 pub async fn target(
     pool: &PgPool,
     tenant_id: i64,
     id: i64,
-) -> Result<Option<(Target, bool)>, sqlx::Error> {
-    let row: Option<(i64, i64, String, String, String, Option<String>, bool)> = sqlx::query_as(
-        "SELECT id, tenant_id, status::text, s3_bucket, packet_key, selfie_key, purged_at IS NOT NULL
+) -> Result<Option<TargetState>, sqlx::Error> {
+    sqlx::query_as::<_, TargetState>(
+        "SELECT id, tenant_id, status::text AS status, s3_bucket, packet_key, selfie_key,
+                purged_at IS NOT NULL AS purged
          FROM transactions WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant_id)
     .bind(id)
     .fetch_optional(pool)
-    .await?;
-    Ok(row.map(
-        |(id, tenant_id, status, s3_bucket, packet_key, selfie_key, purged)| {
-            (
-                Target {
-                    id,
-                    tenant_id,
-                    status,
-                    s3_bucket,
-                    packet_key,
-                    selfie_key,
-                },
-                purged,
-            )
-        },
-    ))
+    .await
 }
 
 /// Deletes the capture's objects, then in one statement: hashes the identifying request

@@ -187,6 +187,18 @@ async fn worker_purges_captures_past_retention_in_batches() {
             .await
             .unwrap();
     assert_eq!(live, 4);
+    let (total, live_in_view): (i64, i64) = sqlx::query_as(
+        "SELECT sum(total)::bigint, sum(live)::bigint FROM daily_attack_rate WHERE tenant_id = $1",
+    )
+    .bind(client.tenant_id)
+    .fetch_one(&stack.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        (total, live_in_view),
+        (4, 4),
+        "the reporting views still count them"
+    );
     // A shorter retention catches the fourth on the next round.
     liveness_pipeline::tenants::set_retention_days(&stack.db, client.tenant_id, 1)
         .await

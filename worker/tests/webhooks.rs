@@ -128,7 +128,10 @@ async fn verdict_event_is_signed_verifiable_and_survives_rotation() {
     let (_, lookup) = stack.lookup(&client, id).await;
     assert_eq!(event["data"], lookup, "event data and lookup differ");
     assert_eq!(event["data"]["valid"], true);
-    assert_eq!(verify(&[&secret], &[first.clone()]), vec![vec![0]]);
+    assert_eq!(
+        verify(&[&secret], std::slice::from_ref(&first)),
+        vec![vec![0]]
+    );
     // A stranger's secret does not verify it.
     let (_, other_secret) = add_endpoint(
         &stack,

@@ -365,11 +365,11 @@ pub async fn purge_capture(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound("transaction"))?;
-    let (target, already) = retention::target(&state.db, tenant, id)
+    let retention::TargetState { target, purged } = retention::target(&state.db, tenant, id)
         .await
         .map_err(ApiError::database)?
         .ok_or(ApiError::NotFound("transaction"))?;
-    if !already {
+    if !purged {
         if matches!(target.status.as_str(), "queued" | "processing") {
             return Err(ApiError::Conflict {
                 code: "not_finished",

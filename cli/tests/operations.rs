@@ -1,0 +1,206 @@
+//! The operator commands against a real database and S3 server: tenant settings, webhook
+//! endpoints, and purging captures (objects checked gone from the server).
+
+mod support;
+
+use liveness_pipeline::config::StorageConfig;
+use liveness_pipeline::storage::{Storage, StorageError};
+use serde_json::Value;
+use sqlx::PgPool;
+use support::{block_on, TestDb};
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn tenant_settings_and_webhook_endpoints() {
+    let db = TestDb::new();
+    let created = json(&db.ok(&["tenant", "create", "--name", "acme"], &[]));
+    assert!(created["client_secret"]
+        .as_str()
+        .unwrap()
+        .starts_with("lvs_"));
+
+    let set = json(&db.ok(
+        &[
+            "tenant",
+            "set",
+            "--name",
+            "acme",
+            "--retention-days",
+            "7",
+            "--allow-webhook-host",
+            "Hooks.Example.com",
+            "--allow-webhook-host",
+            "other.example",
+        ],
+        &[],
+    ));
+    assert_eq!(set["retention_days"], 7);
+    assert_eq!(
+        set["webhook_allowed_hosts"],
+        serde_json::json!(["hooks.example.com", "other.example"])
+    );
+    let refused = db.liveness(
+        &["tenant", "set", "--name", "acme", "--retention-days", "0"],
+        &[],
+    );
+    assert!(!refused.status.success());
+
+    // Loopback is refused unless the operator allows private addresses.
+    let url = "http://127.0.0.1:9/hook";
+    let refused = db.liveness(&["webhook", "add", "--tenant", "acme", "--url", url], &[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback"));
+    let allow = [("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "true")];
+    let added = json(&db.ok(
+        &["webhook", "add", "--tenant", "acme", "--url", url],
+        &allow,
+    ));
+    let secret = added["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    let id = added["id"].as_i64().unwrap().to_string();
+
+    let listed = db.ok(&["webhook", "list", "--tenant", "acme"], &[]);
+    assert_eq!(listed.lines().count(), 1);
+    assert!(!listed.contains("whsec_"), "listing never shows secrets");
+    let rotated = json(&db.ok(&["webhook", "rotate", "--tenant", "acme", "--id", &id], &[]));
+    assert_ne!(rotated["secret"].as_str().unwrap(), secret);
+    assert!(rotated["previous_expires_at"].is_string());
+    db.ok(
+        &["webhook", "disable", "--tenant", "acme", "--id", &id],
+        &[],
+    );
+    let listed = json(&db.ok(&["webhook", "list", "--tenant", "acme"], &[]));
+    assert!(listed["disabled_at"].is_string());
+    let unknown = db.liveness(&["webhook", "list", "--tenant", "nobody"], &[]);
+    assert!(!unknown.status.success());
+}
+
+fn storage_config(bucket: &str) -> StorageConfig {
+    StorageConfig {
+        endpoint: std::env::var("S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8014".into()),
+        region: "us-east-1".into(),
+        access_key: std::env::var("S3_ACCESS_KEY").unwrap_or_else(|_| "liveness".into()),
+        secret_key: std::env::var("S3_SECRET_KEY").unwrap_or_else(|_| "liveness-secret".into()),
+        bucket: bucket.into(),
+    }
+}
+
+async fn stored_transaction(
+    db: &PgPool,
+    storage: &Storage,
+    tenant: i64,
+    age_days: i32,
+) -> (i64, String) {
+    let key = format!("tenant-{tenant}/{}.lvcp", rand_key());
+    storage.put(&key, b"sealed".to_vec()).await.unwrap();
+    let id = sqlx::query_scalar(
+        "INSERT INTO transactions (tenant_id, s3_bucket, packet_key, packet_sha256, packet_bytes, status, citizen_id, created_at)
+         VALUES ($1, $2, $3, '\\x00', 6, 'done', 'CIT-1', now() - make_interval(days => $4)) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(&storage.bucket)
+    .bind(&key)
+    .bind(age_days)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    (id, key)
+}
+
+fn rand_key() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+async fn gone(storage: &Storage, key: &str) -> bool {
+    matches!(storage.get(key).await, Err(StorageError::NotFound(_)))
+}
+
+#[test]
+fn purge_on_request_and_past_retention() {
+    let db = TestDb::new();
+    let created = json(&db.ok(&["tenant", "create", "--name", "acme"], &[]));
+    let tenant = created["tenant_id"].as_i64().unwrap();
+    let config = storage_config(&db.name.replace(['x', 'c'], "-"));
+    let env = [
+        ("S3_ENDPOINT", config.endpoint.as_str()),
+        ("S3_BUCKET", config.bucket.as_str()),
+        ("S3_ACCESS_KEY", config.access_key.as_str()),
+        ("S3_SECRET_KEY", config.secret_key.as_str()),
+    ];
+    let storage = Storage::new(&config);
+    let (fresh, old, requested) = block_on(async {
+        storage
+            .ensure_bucket()
+            .await
+            .expect("the S3 server runs (scripts/stack services)");
+        let pool = PgPool::connect(&db.url).await.unwrap();
+        let t = (
+            stored_transaction(&pool, &storage, tenant, 1).await,
+            stored_transaction(&pool, &storage, tenant, 40).await,
+            stored_transaction(&pool, &storage, tenant, 2).await,
+        );
+        pool.close().await;
+        t
+    });
+
+    let out = json(&db.ok(
+        &[
+            "purge",
+            "--tenant",
+            "acme",
+            "--transaction",
+            &requested.0.to_string(),
+        ],
+        &env,
+    ));
+    assert_eq!(out["purged_now"], true);
+    let again = json(&db.ok(
+        &[
+            "purge",
+            "--tenant",
+            "acme",
+            "--transaction",
+            &requested.0.to_string(),
+        ],
+        &env,
+    ));
+    assert_eq!(again["already_purged"], true);
+    let expired = json(&db.ok(&["purge", "--expired"], &env));
+    assert_eq!(
+        expired["purged"], 1,
+        "only the 40-day-old one is past 30 days"
+    );
+
+    block_on(async {
+        assert!(gone(&storage, &requested.1).await);
+        assert!(gone(&storage, &old.1).await);
+        assert!(!gone(&storage, &fresh.1).await, "within retention: kept");
+        let pool = PgPool::connect(&db.url).await.unwrap();
+        let purges: Vec<(i64, String)> =
+            sqlx::query_as("SELECT transaction_id, reason FROM purges ORDER BY transaction_id")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let mut expected = vec![
+            (old.0, "retention".to_string()),
+            (requested.0, "request".to_string()),
+        ];
+        expected.sort();
+        assert_eq!(purges, expected);
+        let citizen: String =
+            sqlx::query_scalar("SELECT citizen_id FROM transactions WHERE id = $1")
+                .bind(old.0)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert!(citizen.starts_with("sha256:"));
+        pool.close().await;
+        storage.delete(&fresh.1).await.unwrap();
+    });
+}
