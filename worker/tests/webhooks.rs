@@ -443,3 +443,40 @@ async fn dispatcher_killed_mid_delivery_delivers_after_restart() {
     assert_eq!(received[1].answered, Some(200));
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_that_cannot_be_judged_sends_liveness_failed() {
+    let stack = Stack::start_with(Options {
+        in_process_worker: false,
+        ..Options::default()
+    })
+    .await;
+    let client = stack.client("failed").await;
+    let receiver = Receiver::start().await;
+    add_endpoint(&stack, &client, &receiver.url()).await;
+    let ids = stack.submit_live_async(&client, 1).await;
+    // The stored capture disappears before any worker gets to it.
+    let key: String = sqlx::query_scalar("SELECT packet_key FROM transactions WHERE id = $1")
+        .bind(ids[0])
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    liveness_pipeline::storage::Storage::new(&stack.worker_config.storage)
+        .delete(&key)
+        .await
+        .unwrap();
+    let worker = liveness_worker::Worker::build(stack.worker_config.clone())
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(worker.run(stopped));
+    wait_for("the event", || async { !receiver.received().is_empty() }).await;
+    let _ = stop.send(true);
+    run.await.unwrap().unwrap();
+    let event: Value = serde_json::from_str(&receiver.received()[0].body).unwrap();
+    assert_eq!(event["type"], "liveness.failed");
+    assert_eq!(event["data"]["status"], "failed");
+    assert_eq!(event["data"]["id"], ids[0]);
+    assert_eq!(event["data"]["valid"], false);
+    stack.stop().await;
+}
