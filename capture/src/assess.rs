@@ -100,6 +100,11 @@ pub struct Policy {
     /// Mean absolute difference (0-255 grey levels, sampled pixels) below which two
     /// consecutive frames count as the same image. Camera sensor noise alone gives 1-3.
     pub min_frame_difference: f64,
+    /// Exact camera labels accepted although a virtual-camera pattern matches them. For test
+    /// rigs only (e.g. Chromium's fake device in an end-to-end test): empty in production.
+    pub trusted_camera_labels: Vec<String>,
+    /// Automation flags that do not fail `no_automation`. Test rigs only: empty in production.
+    pub ignored_automation_flags: Vec<String>,
 }
 
 impl Default for Policy {
@@ -121,6 +126,10 @@ impl Default for Policy {
             "youcam",
             "fake_device",
             "fake video",
+            // Chromium labels a camera fed from a file (--use-file-for-fake-video-capture)
+            // with the file's path.
+            ".y4m",
+            ".mjpeg",
         ];
         Self {
             virtual_camera_patterns: patterns.iter().map(|p| p.to_string()).collect(),
@@ -128,6 +137,8 @@ impl Default for Policy {
             max_clock_skew_ms: 60 * 1000,
             frame_time_tolerance_ms: 100,
             min_frame_difference: 0.5,
+            trusted_camera_labels: Vec::new(),
+            ignored_automation_flags: Vec::new(),
         }
     }
 }
@@ -268,10 +279,11 @@ pub async fn assess_packet(
         a.push(SignalName::SelfieIsSealedFrame, found.is_some(), detail);
     }
     let label = payload.camera.label.to_lowercase();
+    let trusted = policy.trusted_camera_labels.contains(&payload.camera.label);
     let virtual_cam = policy
         .virtual_camera_patterns
         .iter()
-        .find(|p| label.contains(&p.to_lowercase()));
+        .find(|p| !trusted && label.contains(&p.to_lowercase()));
     a.push(
         SignalName::PhysicalCamera,
         virtual_cam.is_none(),
@@ -283,7 +295,7 @@ pub async fn assess_packet(
     let automated: Vec<&str> = payload
         .automation
         .iter()
-        .filter(|(_, &on)| on)
+        .filter(|(flag, &on)| on && !policy.ignored_automation_flags.contains(flag))
         .map(|(k, _)| k.as_str())
         .collect();
     a.push(

@@ -174,6 +174,7 @@ async fn virtual_cameras_are_flagged() {
         "Dummy video device (0x0000)",
         "Snap Camera",
         "fake_device_0",
+        "/tmp/face.y4m",
         "v4l2loopback 0",
     ]
     .iter()
@@ -198,6 +199,39 @@ async fn automation_flag_set() {
     assert_only_failure(
         &run(&sealed(&p), None, &stores, "tx").await,
         SignalName::NoAutomation,
+    );
+}
+
+#[tokio::test]
+async fn test_rig_allowlists_accept_exactly_what_they_name() {
+    let rig = Policy {
+        trusted_camera_labels: vec!["fake_device_0".into()],
+        ignored_automation_flags: vec!["webdriver".into()],
+        ..Policy::default()
+    };
+    let assess_with = |label: &str, nonce: &str| {
+        let stores = stores_with(&[nonce]);
+        let mut p = payload(nonce, burst());
+        p.camera.label = label.into();
+        p.automation.insert("webdriver".into(), true);
+        let packet = sealed(&p);
+        let rig = rig.clone();
+        async move {
+            let submission = Submission {
+                packet: &packet,
+                selfie: None,
+                id: "tx",
+            };
+            assess(submission, &keyring(), &rig, &stores, now_ms())
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(assess_with("fake_device_0", "n1").await.probability(), 1.0);
+    // Only the exact label: another fake device is still a virtual camera.
+    assert_only_failure(
+        &assess_with("fake_device_1", "n2").await,
+        SignalName::PhysicalCamera,
     );
 }
 

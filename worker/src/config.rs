@@ -21,6 +21,9 @@ pub struct WorkerConfig {
     pub prefetch: u16,
     /// LIVENESS_RETRY_BASE_MS, default 200: first backoff before a transient failure is retried
     pub retry_base: Duration,
+    /// Capture policy. LIVENESS_TEST_TRUSTED_CAMERAS and LIVENESS_TEST_IGNORED_AUTOMATION
+    /// (comma-separated; default empty) relax it for end-to-end rigs only: a browser's fake
+    /// camera and its automation flag. Never set them in production.
     pub policy: Policy,
     /// WEBHOOK_DISPATCHER, default true: this worker also delivers webhook events (any number
     /// of workers may; see WEBHOOK_* for the dispatcher's own settings)
@@ -47,7 +50,11 @@ impl WorkerConfig {
             engine,
             prefetch: env_or("LIVENESS_PREFETCH", 0)?,
             retry_base: Duration::from_millis(env_or("LIVENESS_RETRY_BASE_MS", 200)?),
-            policy: Policy::default(),
+            policy: Policy {
+                trusted_camera_labels: list("LIVENESS_TEST_TRUSTED_CAMERAS")?,
+                ignored_automation_flags: list("LIVENESS_TEST_IGNORED_AUTOMATION")?,
+                ..Policy::default()
+            },
             webhooks: if env_or("WEBHOOK_DISPATCHER", true)? {
                 Some(DispatcherConfig::from_env()?)
             } else {
@@ -57,4 +64,14 @@ impl WorkerConfig {
             retention_batch: env_or("RETENTION_BATCH", 500)?,
         })
     }
+}
+
+fn list(name: &'static str) -> anyhow::Result<Vec<String>> {
+    let text: String = env_or(name, String::new())?;
+    Ok(text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
 }

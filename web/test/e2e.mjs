@@ -1,0 +1,33 @@
+// Drives the demo page in headless Chromium with a fake camera fed from a y4m file:
+// the page captures, seals and submits; prints the verdict JSON the page shows.
+// usage: node test/e2e.mjs BASE_URL TOKEN FACE.y4m SCREENSHOT.png
+import { chromium } from "playwright-core";
+
+const [base, token, video, screenshot] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--no-sandbox",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    `--use-file-for-fake-video-capture=${video}`,
+  ],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 1100 } });
+  page.on("console", (m) => console.error(`[page] ${m.text()}`));
+  await page.goto(`${base}/demo/#token=${encodeURIComponent(token)}&autocapture=1`);
+  await page.waitForSelector('#verdict[data-state="done"], #verdict[data-state="error"]', { timeout: 60_000 });
+  await page.screenshot({ path: screenshot, fullPage: true });
+  const state = await page.getAttribute("#verdict", "data-state");
+  const text = await page.textContent("#verdict");
+  if (state !== "done") {
+    console.error(`the page reports: ${text}`);
+    process.exitCode = 1;
+  } else {
+    process.stdout.write(text);
+  }
+} finally {
+  await browser.close();
+}
