@@ -88,6 +88,7 @@ async fn rig(args: &Args, workers: usize, threads: usize) -> anyhow::Result<Rig>
         capture_keys: keys.clone(),
         webhook_allow_private: false,
         webhook_rotation_grace: Duration::from_secs(3600),
+        web_dir: std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist")),
     };
     let app = Application::build(config.clone()).await?;
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -2,6 +2,7 @@ use liveness_capture::Keyring;
 use liveness_pipeline::config::{
     env_or, env_required, ConfigError, DatabaseConfig, QueueConfig, StorageConfig,
 };
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything the producer reads from the environment, parsed once at start-up.
@@ -31,6 +32,9 @@ pub struct ProducerConfig {
     /// WEBHOOK_ROTATION_GRACE_SECS, default 86400: how long the previous secret keeps signing
     /// after a rotation
     pub webhook_rotation_grace: Duration,
+    /// LIVENESS_WEB_DIR, default web/dist: the built web capture library and demo page,
+    /// served at /demo/ (`scripts/web build`); nothing is served there when it is missing
+    pub web_dir: PathBuf,
 }
 
 impl ProducerConfig {
@@ -60,6 +64,7 @@ impl ProducerConfig {
                 "WEBHOOK_ROTATION_GRACE_SECS",
                 86_400,
             )?),
+            web_dir: env_or("LIVENESS_WEB_DIR", PathBuf::from("web/dist"))?,
         })
     }
 }

@@ -87,6 +87,7 @@ impl Application {
         tokio::spawn(waiters.clone().listen(db.clone()));
         let listener = TcpListener::bind(&config.listen_addr).await?;
         let max_body = config.max_body_bytes;
+        let web_dir = config.web_dir.clone();
         let state = AppState {
             config: Arc::new(config),
             db,
@@ -101,6 +102,8 @@ impl Application {
             .route("/api/v3/biometrics/liveness/keys", get(routes::sessions::keys))
             .route("/api/v3/biometrics/liveness/", post(routes::liveness::submit))
             .route("/api/v3/biometrics/liveness", post(routes::liveness::submit))
+            // The path of the Liveness Plus web example's submit code, so it works unchanged.
+            .route("/api/v3/biometrics/nationals/", post(routes::liveness::submit))
             .route("/api/v3/biometrics/liveness/{id}", get(routes::liveness::lookup))
             .route("/api/v3/biometrics/liveness/{id}/capture", delete(routes::liveness::purge_capture))
             .route("/api/v3/webhooks/endpoints", get(webhooks::list_endpoints).post(webhooks::create_endpoint))
@@ -115,6 +118,8 @@ impl Application {
             .route("/healthz", get(routes::health::healthz))
             .route("/readyz", get(routes::health::readyz))
             .route("/metrics", get(routes::health::metrics))
+            .route("/demo", get(|| async { axum::response::Redirect::permanent("/demo/") }))
+            .nest_service("/demo/", tower_http::services::ServeDir::new(&web_dir))
             .layer(DefaultBodyLimit::max(max_body))
             .layer(axum::middleware::from_fn(metrics_layer::record))
             .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

@@ -35,7 +35,19 @@ ensure_python_env() {
   if [[ ! -x "$LIVENESS_VENV/bin/python" ]]; then
     python3 -m venv "$LIVENESS_VENV"
   fi
-  if ! "$LIVENESS_VENV/bin/python" -c 'import onnxruntime, numpy, PIL, pyhpke, cbor2' 2>/dev/null; then
+  if ! "$LIVENESS_VENV/bin/python" -c 'import onnxruntime, numpy, PIL, pyhpke, cbor2, standardwebhooks' 2>/dev/null; then
     "$LIVENESS_VENV/bin/pip" install -q -r scripts/py/requirements.txt
   fi
+}
+
+# The web capture library: Node.js and npm, Debian's Chromium for the browser tests, the
+# locked npm packages, and the bundle the producer serves at /demo/.
+ensure_web() {
+  local missing=()
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+  command -v chromium >/dev/null || missing+=(chromium)
+  if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
+  (cd web && { [[ -d node_modules && node_modules/.package-lock.json -nt package-lock.json ]] \
+      || npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent build >/dev/null)
 }

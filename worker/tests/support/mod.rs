@@ -60,6 +60,8 @@ pub struct Options {
     pub s3_endpoint: Option<String>,
     /// How often the in-process worker purges captures past retention (zero: never).
     pub retention_interval: Duration,
+    /// The worker's capture policy (default: the production default).
+    pub policy: liveness_capture::Policy,
 }
 
 impl Default for Options {
@@ -69,6 +71,7 @@ impl Default for Options {
             amqp_url: None,
             s3_endpoint: None,
             retention_interval: Duration::ZERO,
+            policy: liveness_capture::Policy::default(),
         }
     }
 }
@@ -143,6 +146,7 @@ impl Stack {
             capture_keys: keys.clone(),
             webhook_allow_private: true,
             webhook_rotation_grace: Duration::from_secs(3600),
+            web_dir: std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist")),
         };
         let worker_config = WorkerConfig {
             database,
@@ -156,7 +160,7 @@ impl Stack {
             },
             prefetch: 2,
             retry_base: Duration::from_millis(50),
-            policy: liveness_capture::Policy::default(),
+            policy: options.policy.clone(),
             webhooks: Some(test_dispatcher()),
             retention_interval: options.retention_interval,
             retention_batch: 2,
