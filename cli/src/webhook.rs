@@ -135,7 +135,9 @@ pub fn run(command: WebhookCommand) -> anyhow::Result<()> {
             } => {
                 let tenant = tenant_id(&db, &tenant).await?;
                 for message in outbox::messages(&db, tenant, transaction, limit).await? {
-                    let attempts = outbox::attempts(&db, tenant, &message.id).await?;
+                    let attempts = outbox::attempts(&db, tenant, &message.id)
+                        .await?
+                        .unwrap_or_default();
                     let mut out = json!(message);
                     out["attempt_log"] = json!(attempts);
                     println!("{out}");

@@ -78,7 +78,8 @@ fn management_paths(bearer: &Value) -> Value {
                                         "400": error_response("Malformed query") })) } },
         "/api/v3/webhooks/messages/{id}/attempts": { "get": {
             "summary": "Every delivery attempt of a message", "security": bearer, "parameters": id,
-            "responses": common(json!({ "200": ok("Attempts", list_of("attempts", "Attempt")) })) } },
+            "responses": common(json!({ "200": ok("Attempts", list_of("attempts", "Attempt")),
+                                        "404": error_response("No such message") })) } },
         "/api/v3/webhooks/messages/{id}/redeliver": { "post": {
             "summary": "Send a message again (same webhook-id, fresh retry schedule)", "security": bearer, "parameters": id,
             "responses": common(json!({

@@ -35,7 +35,7 @@ ensure_python_env() {
   if [[ ! -x "$LIVENESS_VENV/bin/python" ]]; then
     python3 -m venv "$LIVENESS_VENV"
   fi
-  if ! "$LIVENESS_VENV/bin/python" -c 'import onnxruntime, numpy, PIL, pyhpke, cbor2, standardwebhooks' 2>/dev/null; then
+  if ! "$LIVENESS_VENV/bin/python" -c 'import onnxruntime, numpy, PIL, pyhpke, cbor2, standardwebhooks, schemathesis' 2>/dev/null; then
     "$LIVENESS_VENV/bin/pip" install -q -r scripts/py/requirements.txt
   fi
 }

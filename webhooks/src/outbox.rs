@@ -6,6 +6,14 @@ use serde::Serialize;
 use sqlx::PgPool;
 use std::time::Duration;
 
+/// Whether `text` can be a message id (`msg_` + hex): anything else is not looked up at all,
+/// so no client-chosen bytes (a NUL, say) reach the database as an id.
+pub fn is_message_id(text: &str) -> bool {
+    text.strip_prefix("msg_").is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
 /// A message claimed for one delivery attempt, with the secrets that sign it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {
@@ -176,11 +184,22 @@ pub async fn messages(
     .await
 }
 
+/// A message's attempts, oldest first; `None` when the message is not the tenant's.
 pub async fn attempts(
     pool: &PgPool,
     tenant_id: i64,
     message_id: &str,
-) -> Result<Vec<AttemptView>, sqlx::Error> {
+) -> Result<Option<Vec<AttemptView>>, sqlx::Error> {
+    let owned: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM webhook_messages WHERE tenant_id = $1 AND id = $2)",
+    )
+    .bind(tenant_id)
+    .bind(message_id)
+    .fetch_one(pool)
+    .await?;
+    if !owned {
+        return Ok(None);
+    }
     sqlx::query_as::<_, AttemptView>(
         "SELECT a.attempted_at, a.url, a.status_code, a.latency_ms, a.error, a.outcome
          FROM webhook_attempts a JOIN webhook_messages m ON m.id = a.message_id
@@ -191,6 +210,7 @@ pub async fn attempts(
     .bind(message_id)
     .fetch_all(pool)
     .await
+    .map(Some)
 }
 
 #[derive(Debug, PartialEq)]

@@ -63,6 +63,12 @@ async fn read_form(mut form: Multipart, limit: usize) -> Result<Submission, ApiE
             let t = std::str::from_utf8(&bytes).map_err(|_| {
                 ApiError::bad_request("invalid_field", format!("{name} must be text"))
             })?;
+            if t.contains('\0') {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("{name} must not contain NUL characters"),
+                ));
+            }
             let limit = if name == "webhook_url" {
                 MAX_URL_FIELD
             } else {

@@ -40,6 +40,10 @@ pub async fn issue(
             )
         })?
     };
+    // No client id we issue has a NUL (PostgreSQL text cannot even hold one).
+    if credentials.client_id.contains('\0') || credentials.client_id.len() > 256 {
+        return Err(ApiError::Unauthorized("unknown client or wrong secret"));
+    }
     let tenant = liveness_pipeline::tenants::authenticate(
         &state.db,
         &credentials.client_id,

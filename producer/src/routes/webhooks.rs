@@ -143,7 +143,7 @@ pub async fn put_allowed_hosts(
         || body
             .hosts
             .iter()
-            .any(|h| h.is_empty() || h.len() > 253 || h.contains(['/', ':', '@', ' ']))
+            .any(|h| h.is_empty() || h.len() > 253 || h.contains(['/', ':', '@', ' ', '\0']))
     {
         return Err(ApiError::bad_request(
             "invalid_hosts",
@@ -181,9 +181,13 @@ pub async fn list_attempts(
     TenantId(tenant): TenantId,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    if !outbox::is_message_id(&id) {
+        return Err(ApiError::NotFound("webhook message"));
+    }
     let attempts = outbox::attempts(&state.db, tenant, &id)
         .await
-        .map_err(ApiError::database)?;
+        .map_err(ApiError::database)?
+        .ok_or(ApiError::NotFound("webhook message"))?;
     Ok(Json(json!({ "id": id, "attempts": attempts })))
 }
 
@@ -192,6 +196,9 @@ pub async fn redeliver(
     TenantId(tenant): TenantId,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    if !outbox::is_message_id(&id) {
+        return Err(ApiError::NotFound("webhook message"));
+    }
     match outbox::redeliver(&state.db, tenant, &id)
         .await
         .map_err(ApiError::database)?

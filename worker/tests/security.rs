@@ -1,0 +1,289 @@
+//! Hostile requests on every authenticated route: forged, unsigned, wrongly keyed and
+//! expired tokens get 401; another tenant's token finds nothing (404) and changes nothing;
+//! path tricks in ids are plain 404s. Nothing is stored by any of them.
+
+mod support;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::*;
+
+/// Every route that needs a token; `{id}` and `{msg}` are filled per test.
+const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/v3/biometrics/liveness/sessions"),
+    ("GET", "/api/v3/biometrics/liveness/keys"),
+    ("POST", "/api/v3/biometrics/liveness/"),
+    ("POST", "/api/v3/biometrics/nationals/"),
+    ("GET", "/api/v3/biometrics/liveness/{id}"),
+    ("DELETE", "/api/v3/biometrics/liveness/{id}/capture"),
+    ("GET", "/api/v3/webhooks/endpoints"),
+    ("POST", "/api/v3/webhooks/endpoints"),
+    ("DELETE", "/api/v3/webhooks/endpoints/{endpoint}"),
+    ("POST", "/api/v3/webhooks/endpoints/{endpoint}/enable"),
+    ("POST", "/api/v3/webhooks/endpoints/{endpoint}/rotate"),
+    ("GET", "/api/v3/webhooks/allowed-hosts"),
+    ("PUT", "/api/v3/webhooks/allowed-hosts"),
+    ("GET", "/api/v3/webhooks/messages"),
+    ("GET", "/api/v3/webhooks/messages/{msg}/attempts"),
+    ("POST", "/api/v3/webhooks/messages/{msg}/redeliver"),
+];
+
+fn b64(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+/// Claims the producer would accept, for `tenant`, valid for `ttl` seconds.
+fn claims(tenant: i64, ttl: i64) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({ "sub": tenant.to_string(), "iss": "liveness-producer", "iat": now, "exp": now + ttl })
+}
+
+async fn send(stack: &Stack, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = stack.client.request(
+        Method::from_bytes(method.as_bytes()).unwrap(),
+        stack.url(path),
+    );
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request = match (
+        method,
+        path.contains("/liveness/") || path.contains("/nationals/"),
+    ) {
+        ("POST", true) if !path.ends_with("sessions") => {
+            request.multipart(form(b"LVCP\x01".to_vec()))
+        }
+        ("POST", _) => request.json(&json!({ "url": "http://127.0.0.1:9/x" })),
+        ("PUT", _) => request.json(&json!({ "hosts": ["evil.example"] })),
+        _ => request,
+    };
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn stored(stack: &Stack) -> Value {
+    let counts: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM transactions), (SELECT count(*) FROM webhook_endpoints),
+                (SELECT count(*) FROM webhook_messages WHERE status = 'pending'),
+                (SELECT count(*) FROM tenants WHERE webhook_allowed_hosts <> '{}')",
+    )
+    .fetch_one(&stack.db)
+    .await
+    .unwrap();
+    json!([counts.0, counts.1, counts.2, counts.3])
+}
+
+fn fill(path: &str, id: &str, endpoint: &str, msg: &str) -> String {
+    path.replace("{id}", id)
+        .replace("{endpoint}", endpoint)
+        .replace("{msg}", msg)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_are_refused_on_every_route() {
+    let stack = Stack::start_with(Options {
+        in_process_worker: false,
+        ..Options::default()
+    })
+    .await;
+    let victim = stack.client("victim").await;
+    let secret = stack.producer_config.jwt_secret.clone();
+    let header = b64(&json!({ "alg": "HS256", "typ": "JWT" }));
+    let body = b64(&claims(victim.tenant_id, 600));
+    let forged_signature = URL_SAFE_NO_PAD.encode([7u8; 32]);
+    let tokens = [
+        ("none", None),
+        ("garbage", Some("not-a-jwt".to_string())),
+        (
+            "alg none",
+            Some(format!(
+                "{}.{body}.",
+                b64(&json!({ "alg": "none", "typ": "JWT" }))
+            )),
+        ),
+        (
+            "forged signature",
+            Some(format!("{header}.{body}.{forged_signature}")),
+        ),
+        (
+            "another key",
+            Some(liveness_producer::auth::issue(
+                "another-key-another-key-another-key!",
+                victim.tenant_id,
+                600,
+            )),
+        ),
+        (
+            "expired",
+            Some(liveness_producer::auth::issue(
+                &secret,
+                victim.tenant_id,
+                -1,
+            )),
+        ),
+    ];
+    let before = stored(&stack).await;
+    for (what, token) in &tokens {
+        for (method, path) in ROUTES {
+            let path = fill(path, "1", "1", "msg_1");
+            let (status, body) = send(&stack, method, &path, token.as_deref()).await;
+            assert_eq!(status, 401, "{what} on {method} {path}: {body}");
+            assert!(
+                body["error"].is_string() && body["message"].is_string(),
+                "{body}"
+            );
+            if *what == "expired" {
+                assert_eq!(body["error"], "token_expired");
+            }
+        }
+    }
+    assert_eq!(
+        stored(&stack).await,
+        before,
+        "a refused request stores nothing"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenants_token_finds_and_changes_nothing() {
+    let stack = Stack::start().await;
+    let owner = stack.client("owner").await;
+    let intruder = stack.client("intruder").await;
+    let receiver = receiver::Receiver::start().await;
+    let created: Value = stack
+        .client
+        .post(stack.url("/api/v3/webhooks/endpoints"))
+        .bearer_auth(&owner.token)
+        .json(&json!({ "url": receiver.url() }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoint = created["id"].as_i64().unwrap().to_string();
+    let id = stack.submit_live_async(&owner, 1).await[0];
+    wait_for("the webhook", || async { !receiver.received().is_empty() }).await;
+    let msg = receiver.received()[0].id.clone();
+    let before = stored(&stack).await;
+
+    for (method, path) in ROUTES.iter().filter(|(_, p)| p.contains('{')) {
+        let path = fill(path, &id.to_string(), &endpoint, &msg);
+        let (status, body) = send(&stack, method, &path, Some(&intruder.token)).await;
+        assert_eq!(status, 404, "{method} {path}: {body}");
+    }
+    let (_, listed) = send(
+        &stack,
+        "GET",
+        "/api/v3/webhooks/messages",
+        Some(&intruder.token),
+    )
+    .await;
+    assert_eq!(listed["messages"], json!([]));
+    let (_, endpoints) = send(
+        &stack,
+        "GET",
+        "/api/v3/webhooks/endpoints",
+        Some(&intruder.token),
+    )
+    .await;
+    assert_eq!(endpoints["endpoints"], json!([]));
+    assert_eq!(stored(&stack).await, before);
+    // The owner's endpoint is still enabled and the capture still there.
+    let (_, mine) = send(
+        &stack,
+        "GET",
+        "/api/v3/webhooks/endpoints",
+        Some(&owner.token),
+    )
+    .await;
+    assert!(mine["endpoints"][0]["disabled_at"].is_null(), "{mine}");
+    let (_, lookup) = stack.lookup(&owner, id).await;
+    assert!(lookup.get("capture_purged_at").is_none(), "{lookup}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_tricks_in_ids_are_not_found() {
+    let stack = Stack::start_with(Options {
+        in_process_worker: false,
+        ..Options::default()
+    })
+    .await;
+    let client = stack.client("paths").await;
+    let id = stack.submit_live_async(&client, 1).await[0];
+    let before = stored(&stack).await;
+    for trick in [
+        format!("..%2F{id}"),
+        format!("{id}%2F..%2F{id}"),
+        format!("{id}%00"),
+        format!("{id};DROP TABLE transactions"),
+        "-1".to_string(),
+        "99999999999999999999999".to_string(),
+        "%2e%2e".to_string(),
+        format!("{id}%20OR%201=1"),
+    ] {
+        for (method, path) in ROUTES.iter().filter(|(_, p)| p.contains('{')) {
+            let path = fill(path, &trick, &trick, &trick);
+            let (status, body) = send(&stack, method, &path, Some(&client.token)).await;
+            assert_eq!(status, 404, "{method} {path}: {body}");
+        }
+    }
+    assert_eq!(stored(&stack).await, before);
+    let (status, _) = stack.lookup(&client, id).await;
+    assert_eq!(status, 200, "the real transaction is untouched");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_bytes_are_client_errors_not_server_errors() {
+    let stack = Stack::start_with(Options {
+        in_process_worker: false,
+        ..Options::default()
+    })
+    .await;
+    let client = stack.client("nul").await;
+    let token = stack
+        .client
+        .post(stack.url("/api/v3/auth/token"))
+        .json(&json!({ "client_id": "lvc_\u{0}", "client_secret": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 401);
+    let (status, body) = stack
+        .submit(
+            &client,
+            form(b"LVCP\x01".to_vec()).text("citizen_id", "7-708\u{0}-214"),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_field")),
+        "{body}"
+    );
+    let hosts = stack
+        .client
+        .put(stack.url("/api/v3/webhooks/allowed-hosts"))
+        .bearer_auth(&client.token)
+        .json(&json!({ "hosts": ["a\u{0}b"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hosts.status(), 400);
+    let (status, _) = send(
+        &stack,
+        "POST",
+        "/api/v3/webhooks/endpoints",
+        Some(&client.token),
+    )
+    .await;
+    assert_eq!(status, 201, "a sane request still works");
+    assert_eq!(stored(&stack).await, json!([0, 1, 0, 0]));
+    stack.stop().await;
+}
