@@ -353,6 +353,11 @@ impl Stack {
 
 /// The worker binary as a real process against this stack (for kill tests).
 pub fn spawn_worker(stack: &Stack) -> std::process::Child {
+    spawn_worker_with(stack, &[])
+}
+
+/// The worker process with extra environment (later values override the defaults here).
+pub fn spawn_worker_with(stack: &Stack, env: &[(&str, &str)]) -> std::process::Child {
     let c = &stack.worker_config;
     std::process::Command::new(env!("CARGO_BIN_EXE_liveness-worker"))
         .env("DATABASE_URL", &c.database.url)
@@ -375,6 +380,7 @@ pub fn spawn_worker(stack: &Stack) -> std::process::Child {
         .env("WEBHOOK_TIMEOUT", "3s")
         .env("WEBHOOK_POLL_INTERVAL", "50ms")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("the worker binary starts")
