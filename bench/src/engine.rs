@@ -26,6 +26,13 @@ pub struct Args {
     /// Python with onnxruntime (scripts/lib/env.sh sets up this virtualenv).
     #[arg(long, env = "LIVENESS_PYTHON", default_value = "python3")]
     python: PathBuf,
+    /// Python with PyTorch and onnx (Debian's python3-torch and python3-onnx).
+    #[arg(
+        long,
+        env = "LIVENESS_TORCH_PYTHON",
+        default_value = "/usr/bin/python3"
+    )]
+    torch_python: PathBuf,
     /// Write the tables as Markdown to this file as well.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -79,6 +86,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let single = load(&args.models, 1)?;
     let mut out = String::new();
     out += &model_table(&single, &images[0], args.iterations * 3, &ort)?;
+    out += &crate::torch::table(
+        &single,
+        &images[0],
+        &args.models,
+        args.iterations * 3,
+        &args.torch_python,
+    )?;
     out += &stage_table(&single, &paths, &images, args.iterations, &ort);
     drop(single);
     out += &throughput_table(&args, &images, cores, &ort)?;

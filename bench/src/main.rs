@@ -4,6 +4,7 @@ mod engine;
 mod pipeline;
 mod profile;
 mod table;
+mod torch;
 
 use clap::{Parser, Subcommand};
 
