@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod form;
 mod metrics_layer;
 mod openapi;
 mod routes;

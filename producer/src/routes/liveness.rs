@@ -2,8 +2,8 @@
 
 use crate::auth::TenantId;
 use crate::error::ApiError;
+use crate::form::{read_form, Submission};
 use crate::AppState;
-use axum::extract::multipart::MultipartError;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,88 +14,6 @@ use liveness_pipeline::transactions::{self, Inserted, NewTransaction, Transactio
 use liveness_pipeline::verdict::{lookup_body, render};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-
-/// The fields of the seed's request; anything else in the form is ignored.
-#[derive(Default)]
-struct Submission {
-    encrypted_file: Option<Vec<u8>>,
-    selfie: Option<Vec<u8>>,
-    details: bool,
-    return_id: bool,
-    respond_async: bool,
-    citizen_id: Option<String>,
-    device: Option<String>,
-    webhook_url: Option<String>,
-}
-
-const MAX_TEXT_FIELD: usize = 256;
-const MAX_URL_FIELD: usize = 2048;
-
-fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" | "" => Ok(false),
-        _ => Err(ApiError::bad_request(
-            "invalid_field",
-            format!("{name} must be true or false"),
-        )),
-    }
-}
-
-fn multipart_error(e: MultipartError, limit: usize) -> ApiError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::TooLarge { limit }
-    } else {
-        ApiError::bad_request("invalid_multipart", format!("the form cannot be read: {e}"))
-    }
-}
-
-async fn read_form(mut form: Multipart, limit: usize) -> Result<Submission, ApiError> {
-    let mut s = Submission::default();
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| multipart_error(e, limit))?
-    {
-        let name = field.name().unwrap_or_default().to_string();
-        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
-        let text = || -> Result<String, ApiError> {
-            let t = std::str::from_utf8(&bytes).map_err(|_| {
-                ApiError::bad_request("invalid_field", format!("{name} must be text"))
-            })?;
-            if t.contains('\0') {
-                return Err(ApiError::bad_request(
-                    "invalid_field",
-                    format!("{name} must not contain NUL characters"),
-                ));
-            }
-            let limit = if name == "webhook_url" {
-                MAX_URL_FIELD
-            } else {
-                MAX_TEXT_FIELD
-            };
-            if t.len() > limit {
-                return Err(ApiError::bad_request(
-                    "invalid_field",
-                    format!("{name} is longer than {limit} bytes"),
-                ));
-            }
-            Ok(t.to_string())
-        };
-        match name.as_str() {
-            "encrypted_file" => s.encrypted_file = Some(bytes.to_vec()),
-            "selfie" => s.selfie = Some(bytes.to_vec()).filter(|b| !b.is_empty()),
-            "details" => s.details = parse_bool("details", &text()?)?,
-            "return_id" => s.return_id = parse_bool("return_id", &text()?)?,
-            "async" => s.respond_async = parse_bool("async", &text()?)?,
-            "citizen_id" => s.citizen_id = Some(text()?).filter(|t| !t.is_empty()),
-            "device" => s.device = Some(text()?).filter(|t| !t.is_empty()),
-            "webhook_url" => s.webhook_url = Some(text()?).filter(|t| !t.is_empty()),
-            _ => {}
-        }
-    }
-    Ok(s)
-}
 
 fn fingerprint(packet_sha256: &[u8], s: &Submission) -> Vec<u8> {
     let mut h = Sha256::new();

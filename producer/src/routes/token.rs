@@ -6,14 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
-
-#[derive(Deserialize)]
-struct Credentials {
-    client_id: String,
-    client_secret: String,
-}
 
 pub async fn issue(
     State(state): State<AppState>,
@@ -24,22 +17,7 @@ pub async fn issue(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let credentials: Credentials = if content_type.starts_with("application/x-www-form-urlencoded")
-    {
-        serde_urlencoded::from_bytes(&body).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_credentials_body",
-                "client_id and client_secret are required",
-            )
-        })?
-    } else {
-        serde_json::from_slice(&body).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_credentials_body",
-                "send {\"client_id\": ..., \"client_secret\": ...}",
-            )
-        })?
-    };
+    let credentials = crate::form::credentials(content_type, &body)?;
     // No client id we issue has a NUL (PostgreSQL text cannot even hold one).
     if credentials.client_id.contains('\0') || credentials.client_id.len() > 256 {
         return Err(ApiError::Unauthorized("unknown client or wrong secret"));
