@@ -2,6 +2,7 @@
 
 mod analyze;
 mod capture;
+mod database;
 mod purge;
 mod report;
 mod tenant;

@@ -1,7 +1,7 @@
 //! `liveness purge`: data retention from cron (`--expired`) or one transaction's capture on
 //! request (`--tenant --transaction`), with the same code the worker's periodic job runs.
 
-use liveness_pipeline::config::{DatabaseConfig, StorageConfig};
+use liveness_pipeline::config::StorageConfig;
 use liveness_pipeline::retention::{self, Reason};
 use liveness_pipeline::storage::Storage;
 use serde_json::json;
@@ -24,12 +24,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.expired && args.transaction.is_none() {
         anyhow::bail!("say --expired, or --tenant NAME --transaction ID");
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let db = liveness_pipeline::db::connect(&DatabaseConfig::from_env()?).await?;
-        liveness_pipeline::db::migrate(&db).await?;
+    crate::database::runtime()?.block_on(async {
+        let db = crate::database::open().await?;
         let storage = Storage::new(&StorageConfig::from_env()?);
         if args.expired {
             let mut total = 0;
@@ -47,9 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.tenant.expect("clap requires it"),
             args.transaction.expect("checked"),
         );
-        let tenant = liveness_pipeline::tenants::by_name(&db, &name)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no enabled tenant named {name:?}"))?;
+        let tenant = crate::database::tenant_named(&db, &name).await?;
         let retention::TargetState {
             target,
             purged: already,

@@ -94,10 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         since: args.since,
         until: args.until,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    crate::database::runtime()?.block_on(async {
         let db = liveness_pipeline::db::connect(&DatabaseConfig::from_env()?).await?;
         reports::check_tenant(&db, &filter).await?;
         let context = "reading the reporting views (is the database migrated?)";

@@ -1,7 +1,6 @@
 //! `liveness tenant create|set`: registers an API client (printing its credentials once) and
 //! changes its settings.
 
-use liveness_pipeline::config::DatabaseConfig;
 use serde_json::json;
 
 #[derive(clap::Subcommand)]
@@ -28,12 +27,8 @@ pub enum TenantCommand {
 }
 
 pub fn run(command: TenantCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let db = liveness_pipeline::db::connect(&DatabaseConfig::from_env()?).await?;
-        liveness_pipeline::db::migrate(&db).await?;
+    crate::database::runtime()?.block_on(async {
+        let db = crate::database::open().await?;
         match command {
             TenantCommand::Create {
                 name,
@@ -60,9 +55,7 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
                 allow_webhook_hosts,
                 retention_days,
             } => {
-                let tenant = liveness_pipeline::tenants::by_name(&db, &name)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("no enabled tenant named {name:?}"))?;
+                let tenant = crate::database::tenant_named(&db, &name).await?;
                 if let Some(hosts) = allow_webhook_hosts {
                     liveness_pipeline::tenants::set_webhook_allowed_hosts(&db, tenant.id, &hosts)
                         .await?;

@@ -1,7 +1,7 @@
 //! `liveness webhook ...`: an operator's view of a tenant's endpoints and deliveries (the same
 //! operations tenants have under /api/v3/webhooks).
 
-use liveness_pipeline::config::{env_or, DatabaseConfig};
+use liveness_pipeline::config::env_or;
 use liveness_webhooks::endpoints;
 use liveness_webhooks::guard::AddressPolicy;
 use liveness_webhooks::outbox::{self, Redelivery};
@@ -68,19 +68,12 @@ pub enum WebhookCommand {
 }
 
 async fn tenant_id(db: &PgPool, name: &str) -> anyhow::Result<i64> {
-    Ok(liveness_pipeline::tenants::by_name(db, name)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no enabled tenant named {name:?}"))?
-        .id)
+    Ok(crate::database::tenant_named(db, name).await?.id)
 }
 
 pub fn run(command: WebhookCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let db = liveness_pipeline::db::connect(&DatabaseConfig::from_env()?).await?;
-        liveness_pipeline::db::migrate(&db).await?;
+    crate::database::runtime()?.block_on(async {
+        let db = crate::database::open().await?;
         match command {
             WebhookCommand::Add { tenant, url } => {
                 let tenant = tenant_id(&db, &tenant).await?;

@@ -1,98 +1,43 @@
 //! `liveness report` on a database of its own, seeded with known verdicts: every format
 //! holds the right numbers, and `--chart` writes the PNG it promises.
 
+mod support;
+
 use serde_json::Value;
 use sqlx::PgPool;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::Output;
+use support::{block_on, TestDb};
 
-const ADMIN_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-/// A migrated database named `lvt...` (CI removes leftovers by that prefix), dropped when
-/// the test ends, even by a failed assertion.
+/// A migrated database of its own (dropped when the test ends), seeded with known verdicts.
 struct Db {
-    name: String,
-    url: String,
+    db: TestDb,
     acme: i64,
     beta: i64,
 }
 
 impl Db {
     fn seeded() -> Db {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "lvt{}r{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let url = format!("postgres://postgres:postgres@127.0.0.1:5432/{name}");
+        let db = TestDb::new();
         let (acme, beta) = block_on(async {
-            let admin = PgPool::connect(ADMIN_DATABASE_URL)
-                .await
-                .expect("PostgreSQL runs (scripts/stack services)");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&admin)
-                .await
-                .unwrap();
-            let db = PgPool::connect(&url).await.unwrap();
-            liveness_pipeline::db::MIGRATOR.run(&db).await.unwrap();
-            let ids = seed(&db).await;
-            db.close().await;
+            let pool = PgPool::connect(&db.url).await.unwrap();
+            let ids = seed(&pool).await;
+            pool.close().await;
             ids
         });
-        Db {
-            name,
-            url,
-            acme,
-            beta,
-        }
+        Db { db, acme, beta }
     }
 
     fn report(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_liveness"))
-            .arg("report")
-            .args(args)
-            .env("DATABASE_URL", &self.url)
-            .output()
-            .unwrap()
+        self.db.liveness(&[&["report"], args].concat(), &[])
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.report(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        self.db.ok(&[&["report"], args].concat(), &[])
     }
 
     fn json(&self, args: &[&str]) -> Vec<Value> {
         let text = self.ok(&[args, &["--format", "json"]].concat());
         serde_json::from_str(&text).unwrap()
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        block_on(async move {
-            if let Ok(admin) = PgPool::connect(ADMIN_DATABASE_URL).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&admin)
-                .await;
-            }
-        });
     }
 }
 
@@ -353,7 +298,7 @@ fn bar_heights(png: &image::RgbImage) -> Vec<u32> {
 #[test]
 fn chart_is_a_png_with_a_bar_per_day_and_a_rate_line() {
     let db = Db::seeded();
-    let path = std::env::temp_dir().join(format!("{}.png", db.name));
+    let path = std::env::temp_dir().join(format!("{}.png", db.db.name));
     let out = db.ok(&["--tenant", "acme", "--chart", path.to_str().unwrap()]);
     assert!(
         out.contains("2026-11-04"),
