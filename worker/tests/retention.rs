@@ -41,15 +41,8 @@ async fn submit_with_metadata(stack: &Stack, client: &Client) -> i64 {
 }
 
 async fn delete_capture(stack: &Stack, client: &Client, id: i64) -> (u16, Value) {
-    let response = stack
-        .client
-        .delete(stack.url(&format!("/api/v3/biometrics/liveness/{id}/capture")))
-        .bearer_auth(&client.token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let path = format!("/api/v3/biometrics/liveness/{id}/capture");
+    stack.call(client, "DELETE", &path).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,32 +26,21 @@ async fn add_endpoint(stack: &Stack, client: &Client, url: &str) -> (i64, String
     )
 }
 
-async fn api(stack: &Stack, client: &Client, method: &str, path: &str) -> (u16, Value) {
-    let request = match method {
-        "POST" => stack.client.post(stack.url(path)),
-        "DELETE" => stack.client.delete(stack.url(path)),
-        _ => stack.client.get(stack.url(path)),
-    };
-    let response = request.bearer_auth(&client.token).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn messages(stack: &Stack, client: &Client, transaction: i64) -> Vec<Value> {
-    let (status, body) = api(
-        stack,
-        client,
-        "GET",
-        &format!("/api/v3/webhooks/messages?transaction_id={transaction}"),
-    )
-    .await;
+    let (status, body) = stack
+        .call(
+            client,
+            "GET",
+            &format!("/api/v3/webhooks/messages?transaction_id={transaction}"),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     body["messages"].as_array().unwrap().clone()
 }
 
 async fn attempts(stack: &Stack, client: &Client, message: &str) -> Vec<Value> {
     let path = format!("/api/v3/webhooks/messages/{message}/attempts");
-    let (status, body) = api(stack, client, "GET", &path).await;
+    let (status, body) = stack.call(client, "GET", &path).await;
     assert_eq!(status, 200, "{body}");
     body["attempts"].as_array().unwrap().clone()
 }
@@ -145,13 +134,13 @@ async fn verdict_event_is_signed_verifiable_and_survives_rotation() {
     );
 
     // Rotation: the next event is signed by the new and the previous secret, each verifying.
-    let (status, rotated) = api(
-        &stack,
-        &client,
-        "POST",
-        &format!("/api/v3/webhooks/endpoints/{endpoint}/rotate"),
-    )
-    .await;
+    let (status, rotated) = stack
+        .call(
+            &client,
+            "POST",
+            &format!("/api/v3/webhooks/endpoints/{endpoint}/rotate"),
+        )
+        .await;
     assert_eq!(status, 200, "{rotated}");
     let new_secret = rotated["secret"].as_str().unwrap().to_string();
     submit_live(&stack, &client, &[]).await;
@@ -284,7 +273,9 @@ async fn gone_disables_the_endpoint_and_client_errors_are_not_retried() {
     })
     .await;
     assert_eq!(receiver.received().len(), 2, "neither was retried");
-    let (_, list) = api(&stack, &client, "GET", "/api/v3/webhooks/endpoints").await;
+    let (_, list) = stack
+        .call(&client, "GET", "/api/v3/webhooks/endpoints")
+        .await;
     assert!(list["endpoints"][0]["disabled_at"].is_string(), "{list}");
 
     // A disabled endpoint gets no new events, and cannot be redelivered to until enabled.
@@ -301,12 +292,12 @@ async fn gone_disables_the_endpoint_and_client_errors_are_not_retried() {
         .unwrap()
         .to_string();
     let redeliver = format!("/api/v3/webhooks/messages/{message}/redeliver");
-    assert_eq!(api(&stack, &client, "POST", &redeliver).await.0, 409);
+    assert_eq!(stack.call(&client, "POST", &redeliver).await.0, 409);
 
     // Enabled again, a redelivery on demand sends the same webhook-id once more.
     let enable = format!("/api/v3/webhooks/endpoints/{endpoint}/enable");
-    assert_eq!(api(&stack, &client, "POST", &enable).await.0, 204);
-    assert_eq!(api(&stack, &client, "POST", &redeliver).await.0, 202);
+    assert_eq!(stack.call(&client, "POST", &enable).await.0, 204);
+    assert_eq!(stack.call(&client, "POST", &redeliver).await.0, 202);
     wait_for("the redelivery", || async {
         message_status(&stack, &client, first).await == "delivered"
     })
@@ -315,7 +306,7 @@ async fn gone_disables_the_endpoint_and_client_errors_are_not_retried() {
     assert_eq!(received.last().unwrap().id, message);
     // Someone else's message is not found.
     let other = stack.client("other").await;
-    assert_eq!(api(&stack, &other, "POST", &redeliver).await.0, 404);
+    assert_eq!(stack.call(&other, "POST", &redeliver).await.0, 404);
     stack.stop().await;
 }
 

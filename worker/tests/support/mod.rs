@@ -331,9 +331,16 @@ impl Stack {
     }
 
     pub async fn lookup(&self, client: &Client, id: i64) -> (u16, Value) {
+        self.call(client, "GET", &format!("/api/v3/biometrics/liveness/{id}"))
+            .await
+    }
+
+    /// A bodiless request with the client's token: status and JSON body (null if none).
+    pub async fn call(&self, client: &Client, method: &str, path: &str) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let response = self
             .client
-            .get(self.url(&format!("/api/v3/biometrics/liveness/{id}")))
+            .request(method, self.url(path))
             .bearer_auth(&client.token)
             .send()
             .await
