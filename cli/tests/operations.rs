@@ -85,6 +85,7 @@ fn storage_config(bucket: &str) -> StorageConfig {
         access_key: std::env::var("S3_ACCESS_KEY").unwrap_or_else(|_| "liveness".into()),
         secret_key: std::env::var("S3_SECRET_KEY").unwrap_or_else(|_| "liveness-secret".into()),
         bucket: bucket.into(),
+        sign_payload: false,
     }
 }
 

@@ -91,6 +91,9 @@ pub struct StorageConfig {
     pub secret_key: String,
     /// S3_BUCKET, default liveness-captures; objects are keyed `tenant-<id>/...`
     pub bucket: String,
+    /// S3_SIGN_PAYLOAD, default false: sign a SHA-256 of each body (for servers that refuse
+    /// `UNSIGNED-PAYLOAD`); the headers are signed either way.
+    pub sign_payload: bool,
 }
 
 impl StorageConfig {
@@ -101,6 +104,7 @@ impl StorageConfig {
             access_key: env_or("S3_ACCESS_KEY", "liveness".to_string())?,
             secret_key: env_or("S3_SECRET_KEY", "liveness-secret".to_string())?,
             bucket: env_or("S3_BUCKET", "liveness-captures".to_string())?,
+            sign_payload: env_or("S3_SIGN_PAYLOAD", false)?,
         })
     }
 }

@@ -123,6 +123,7 @@ impl Stack {
             access_key: std::env::var("S3_ACCESS_KEY").unwrap_or_else(|_| "liveness".into()),
             secret_key: std::env::var("S3_SECRET_KEY").unwrap_or_else(|_| "liveness-secret".into()),
             bucket: name.replace('x', "-"),
+            sign_payload: false,
         };
         let producer_storage = StorageConfig {
             endpoint: options
