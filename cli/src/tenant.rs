@@ -1,5 +1,5 @@
-//! `liveness tenant create|set`: registers an API client (printing its credentials once) and
-//! changes its settings.
+//! `liveness tenant create|set|disable|enable`: registers an API client (printing its
+//! credentials once), changes its settings, and shuts it out or lets it back in.
 
 use serde_json::json;
 
@@ -23,6 +23,17 @@ pub enum TenantCommand {
         /// Days after which captures are purged (1-3650).
         #[arg(long)]
         retention_days: Option<i32>,
+    },
+    /// Refuse the tenant's credentials and its access tokens at once (producers are told by
+    /// NOTIFY); its queued captures are failed by the worker.
+    Disable {
+        #[arg(long)]
+        name: String,
+    },
+    /// Accept the tenant's credentials again.
+    Enable {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -50,6 +61,8 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
                     })
                 );
             }
+            TenantCommand::Disable { name } => set_disabled(&db, &name, true).await?,
+            TenantCommand::Enable { name } => set_disabled(&db, &name, false).await?,
             TenantCommand::Set {
                 name,
                 allow_webhook_hosts,
@@ -82,4 +95,15 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+async fn set_disabled(db: &sqlx::PgPool, name: &str, disabled: bool) -> anyhow::Result<()> {
+    let id = liveness_pipeline::tenants::set_disabled(db, name, disabled)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant is named {name:?}"))?;
+    println!(
+        "{}",
+        json!({ "tenant_id": id, "name": name, "disabled": disabled })
+    );
+    Ok(())
 }

@@ -7,6 +7,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// NOTIFY channel on which the worker announces each committed verdict (payload: the id).
 pub const VERDICT_CHANNEL: &str = "liveness_verdicts";
 
+/// NOTIFY channel on which a trigger announces a tenant disabled or enabled (payload: the id).
+pub const TENANT_CHANNEL: &str = "liveness_tenants";
+
 pub async fn connect(config: &DatabaseConfig) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(config.max_connections)

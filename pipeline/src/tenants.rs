@@ -124,6 +124,30 @@ pub async fn by_name(pool: &PgPool, name: &str) -> Result<Option<Tenant>, sqlx::
     .await
 }
 
+/// Disables or re-enables the tenant named `name`; its id, if there is one. A trigger
+/// announces the change on [`crate::db::TENANT_CHANNEL`].
+pub async fn set_disabled(
+    pool: &PgPool,
+    name: &str,
+    disabled: bool,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE tenants SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
+         WHERE name = $1 RETURNING id",
+    )
+    .bind(name)
+    .bind(disabled)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Every disabled tenant's id.
+pub async fn disabled_ids(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM tenants WHERE disabled_at IS NOT NULL")
+        .fetch_all(pool)
+        .await
+}
+
 /// Hosts a per-request `webhook_url` may target; stored lower case, compared exactly.
 pub async fn set_webhook_allowed_hosts(
     pool: &PgPool,

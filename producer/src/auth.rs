@@ -75,6 +75,16 @@ impl FromRequestParts<AppState> for TenantId {
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))?;
         let id = verify(&state.config.jwt_secret, token.trim())?;
+        let disabled = match state.disabled_tenants.is_disabled(id) {
+            Some(known) => known,
+            None => liveness_pipeline::tenants::get(&state.db, id)
+                .await
+                .map_err(ApiError::database)?
+                .is_none(),
+        };
+        if disabled {
+            return Err(ApiError::Unauthorized("the tenant is disabled"));
+        }
         tracing::Span::current().record("tenant_id", id);
         Ok(TenantId(id))
     }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod form;
 mod metrics_layer;
 mod openapi;
+mod revocation;
 mod routes;
 mod waiter;
 
@@ -29,6 +30,7 @@ pub struct AppState {
     pub storage: Storage,
     publisher: Arc<Mutex<Option<Arc<Publisher>>>>,
     waiters: waiter::Waiters,
+    pub disabled_tenants: revocation::DisabledTenants,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -86,6 +88,8 @@ impl Application {
         }
         let waiters = waiter::Waiters::default();
         tokio::spawn(waiters.clone().listen(db.clone()));
+        let disabled_tenants = revocation::DisabledTenants::default();
+        tokio::spawn(disabled_tenants.clone().follow(db.clone()));
         let listener = TcpListener::bind(&config.listen_addr).await?;
         let max_body = config.max_body_bytes;
         let web_dir = config.web_dir.clone();
@@ -95,6 +99,7 @@ impl Application {
             storage,
             publisher: Arc::new(Mutex::new(None)),
             waiters,
+            disabled_tenants,
             metrics: metrics_layer::handle(),
         };
         let router = Router::new()

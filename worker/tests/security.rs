@@ -287,3 +287,60 @@ async fn nul_bytes_are_client_errors_not_server_errors() {
     assert_eq!(stored(&stack).await, json!([0, 1, 0, 0]));
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_tenants_tokens_stop_working_before_they_expire() {
+    let stack = Stack::start_with(Options {
+        in_process_worker: false,
+        ..Options::default()
+    })
+    .await;
+    let tenant = stack.client("revoked").await;
+    let bystander = stack.client("bystander").await;
+    let keys = "/api/v3/biometrics/liveness/keys";
+    assert_eq!(send(&stack, "GET", keys, Some(&tenant.token)).await.0, 200);
+    let name: String = sqlx::query_scalar("SELECT name FROM tenants WHERE id = $1")
+        .bind(tenant.tenant_id)
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+
+    // Disabled as `liveness tenant disable` does it: a token issued minutes ago stops working.
+    liveness_pipeline::tenants::set_disabled(&stack.db, &name, true)
+        .await
+        .unwrap();
+    wait_for(
+        "the producer to refuse the disabled tenant's token",
+        || async { send(&stack, "GET", keys, Some(&tenant.token)).await.0 == 401 },
+    )
+    .await;
+    let before = stored(&stack).await;
+    for (method, path) in ROUTES {
+        let path = fill(path, "1", "1", "msg_1");
+        let (status, body) = send(&stack, method, &path, Some(&tenant.token)).await;
+        assert_eq!(status, 401, "{method} {path}: {body}");
+        assert_eq!(body["message"], "the tenant is disabled", "{body}");
+    }
+    assert_eq!(
+        stored(&stack).await,
+        before,
+        "a refused request stores nothing"
+    );
+    assert_eq!(
+        send(&stack, "GET", keys, Some(&bystander.token)).await.0,
+        200,
+        "other tenants are untouched"
+    );
+
+    // Re-enabled by plain SQL, as an operator might: the trigger tells the producer too.
+    sqlx::query("UPDATE tenants SET disabled_at = NULL WHERE id = $1")
+        .bind(tenant.tenant_id)
+        .execute(&stack.db)
+        .await
+        .unwrap();
+    wait_for("the producer to accept the token again", || async {
+        send(&stack, "GET", keys, Some(&tenant.token)).await.0 == 200
+    })
+    .await;
+    stack.stop().await;
+}
