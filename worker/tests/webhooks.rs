@@ -53,7 +53,8 @@ async fn message_status(stack: &Stack, client: &Client, transaction: i64) -> Str
         .unwrap_or_default()
 }
 
-/// For each request, the indices of the secrets it verifies under (Python `standardwebhooks`).
+/// For each request, the indices of the secrets it verifies under, according to the official
+/// Standard Webhooks libraries for Python and for Node.js, which must agree.
 fn verify(secrets: &[&str], received: &[receiver::Received]) -> Vec<Vec<usize>> {
     let job = json!({
         "secrets": secrets,
@@ -61,18 +62,30 @@ fn verify(secrets: &[&str], received: &[receiver::Received]) -> Vec<Vec<usize>> 
             "id": r.id, "timestamp": r.timestamp, "signature": r.signature, "body": r.body,
         })).collect::<Vec<_>>(),
     });
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let python = std::env::var("LIVENESS_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/py/verify_webhooks.py"
+    let by_python = run_verifier(
+        std::process::Command::new(python).arg(format!("{root}/scripts/py/verify_webhooks.py")),
+        &job,
     );
-    let mut child = std::process::Command::new(python)
-        .arg(script)
+    let by_node = run_verifier(
+        std::process::Command::new("node").arg(format!("{root}/web/test/verify-webhooks.mjs")),
+        &job,
+    );
+    assert_eq!(
+        by_python, by_node,
+        "the Python and Node.js verifiers disagree"
+    );
+    by_python
+}
+
+fn run_verifier(command: &mut std::process::Command, job: &Value) -> Vec<Vec<usize>> {
+    use std::io::Write;
+    let mut child = command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("python runs (scripts/lib/env.sh sets LIVENESS_PYTHON)");
-    use std::io::Write;
+        .expect("the verifier runs (scripts/test installs python and node packages)");
     child
         .stdin
         .take()
@@ -80,7 +93,7 @@ fn verify(secrets: &[&str], received: &[receiver::Received]) -> Vec<Vec<usize>> 
         .write_all(job.to_string().as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "verifier failed");
+    assert!(out.status.success(), "verifier {command:?} failed");
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
