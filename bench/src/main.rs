@@ -3,6 +3,7 @@
 mod engine;
 mod pipeline;
 mod profile;
+mod storage;
 mod table;
 mod torch;
 
@@ -21,6 +22,8 @@ enum Command {
     Engine(engine::Args),
     /// The whole pipeline (producer, worker, PostgreSQL, RabbitMQ, S3) against the engine alone.
     Pipeline(pipeline::Args),
+    /// What signing each body's SHA-256 costs the S3 client and server.
+    Storage(storage::Args),
     /// Per-operator time profile of each model in tract.
     Profile(profile::Args),
     /// Internal: load every model, analyse the images once, print peak RSS in KiB.
@@ -31,6 +34,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Pipeline(args) => tokio::runtime::Runtime::new()?.block_on(pipeline::run(args)),
+        Command::Storage(args) => tokio::runtime::Runtime::new()?.block_on(storage::run(args)),
         Command::Engine(args) => engine::run(args),
         Command::Profile(args) => profile::run(args),
         Command::Rss(args) => engine::rss(args),

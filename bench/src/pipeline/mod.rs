@@ -1,0 +1,364 @@
+//! Pipeline benchmark: the real producer and worker binaries, PostgreSQL, RabbitMQ and the S3
+//! server on this machine, against the engine alone on the same captures in the same run;
+//! with each process's CPU time per capture and peak memory.
+
+pub mod procstat;
+mod rig;
+
+use crate::table::{ms, ratio, Table};
+use anyhow::Context;
+use liveness_models::{Engine, EngineConfig, ModelPaths};
+use procstat::{Snapshot, SERVICES};
+use rig::{submit_all_async, Rig};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Captures for each run (each a 3-frame burst of the live sample).
+    #[arg(long, default_value_t = 200)]
+    captures: usize,
+    /// Asynchronous requests in flight from the load client.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Worker processes, each with its own inference pool.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Give the workers cores of their own (the last ones, one inference thread each) and pin
+    /// the producer, the services and the load client to the others; the bound is then the
+    /// workers' cores over the engine time measured on one of them.
+    #[arg(long)]
+    isolate: bool,
+    #[arg(long, env = "LIVENESS_MODEL_DIR", default_value = "models/assets")]
+    models: PathBuf,
+    /// Where liveness-producer and liveness-worker are (default: beside this binary).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    #[arg(long, default_value = "postgres://postgres:postgres@127.0.0.1:5432")]
+    postgres: String,
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    amqp: String,
+    #[arg(long, default_value = "http://127.0.0.1:8014")]
+    s3: String,
+}
+
+/// Which cores each part runs on.
+struct Placement {
+    /// Cores whose time the engine bound counts.
+    bound_cores: usize,
+    /// Inference threads per worker.
+    threads: usize,
+    workers: Option<String>,
+    rest: Option<String>,
+    all: String,
+}
+
+impl Placement {
+    fn new(args: &Args) -> anyhow::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let all = format!("0-{}", cores - 1);
+        if !args.isolate {
+            return Ok(Self {
+                bound_cores: cores,
+                threads: cores,
+                workers: None,
+                rest: None,
+                all,
+            });
+        }
+        anyhow::ensure!(
+            args.workers < cores,
+            "--isolate needs a core for the rest besides one per worker ({cores} cores)"
+        );
+        let first_worker_core = cores - args.workers;
+        Ok(Self {
+            bound_cores: args.workers,
+            threads: 1,
+            workers: Some(format!("{first_worker_core}-{}", cores - 1)),
+            rest: Some(format!("0-{}", first_worker_core - 1)),
+            all,
+        })
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Median engine time per capture (three frames), one thread, as the worker runs them.
+fn engine_alone(args: &Args, bursts: &[Vec<Vec<u8>>]) -> anyhow::Result<f64> {
+    let engine = Engine::load(
+        &ModelPaths::in_dir(&args.models),
+        EngineConfig {
+            threads: 1,
+            ..EngineConfig::default()
+        },
+    )?;
+    // The first runs touch fresh memory and caches: not what a running worker sees.
+    for burst in bursts.iter().take(5) {
+        let refs: Vec<&[u8]> = burst.iter().map(Vec::as_slice).collect();
+        engine.analyze_many(&refs);
+    }
+    let mut times = Vec::new();
+    for burst in bursts.iter().skip(5).take(30) {
+        let refs: Vec<&[u8]> = burst.iter().map(Vec::as_slice).collect();
+        let t = Instant::now();
+        engine.analyze_many(&refs);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(percentile(&times, 0.5))
+}
+
+/// CPU snapshots of every part of the stack, taken together.
+struct Usage {
+    parts: Vec<(String, Snapshot)>,
+}
+
+impl Usage {
+    fn take(rig: &Rig) -> Self {
+        let mut parts = vec![
+            ("worker(s)".to_string(), Snapshot::of(&rig.worker_pids())),
+            ("producer".to_string(), Snapshot::of(&[rig.producer.id()])),
+        ];
+        for (label, comm) in SERVICES {
+            parts.push((label.to_string(), Snapshot::of(&procstat::pids_named(comm))));
+        }
+        parts.push((
+            "load client (this process)".to_string(),
+            Snapshot::of(&[std::process::id()]),
+        ));
+        Self { parts }
+    }
+
+    /// CPU milliseconds per capture of each part since `before`.
+    fn per_capture(&self, before: &Usage, captures: usize) -> Vec<(String, f64)> {
+        let tick_ms = 1e3 / procstat::ticks_per_second();
+        self.parts
+            .iter()
+            .zip(&before.parts)
+            .map(|((label, now), (_, then))| {
+                (
+                    label.clone(),
+                    now.since(then) as f64 * tick_ms / captures as f64,
+                )
+            })
+            .collect()
+    }
+}
+
+/// Mean of the worker's own stage timings over the verdicts after `after_id`.
+async fn stage_means(api: &rig::Api, after_id: i64) -> anyhow::Result<Vec<(&'static str, f64)>> {
+    let row: (Option<f64>, Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
+        "SELECT avg((timings_ms->>'fetch')::float8), avg((timings_ms->>'capture')::float8),
+                avg((timings_ms->>'faces')::float8), avg((timings_ms->>'total')::float8)
+         FROM verdicts WHERE transaction_id > $1",
+    )
+    .bind(after_id)
+    .fetch_one(&api.db)
+    .await?;
+    Ok(vec![
+        ("fetch from S3", row.0.unwrap_or(0.0)),
+        ("open + capture checks", row.1.unwrap_or(0.0)),
+        ("decode + face models", row.2.unwrap_or(0.0)),
+        ("job total (start to verdict written)", row.3.unwrap_or(0.0)),
+    ])
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let place = Placement::new(&args)?;
+    let t1 = std::fs::read(args.models.join("silentface_image_T1.jpg"))
+        .context("run scripts/fetch-models")?;
+    let rgb = liveness_models::decode::decode_rgb(&t1)?;
+    // Distinct bursts, so that no capture is a replay of another.
+    let bursts: Vec<Vec<Vec<u8>>> = (0..args.captures.max(64) as u32)
+        .map(|i| liveness_capture::simulate::noisy_burst(&rgb, 3, 1 + 3 * i))
+        .collect();
+
+    // Engine alone, on a worker's core when the workers have their own.
+    let me = std::process::id();
+    if let Some(cores) = &place.workers {
+        procstat::pin(me, cores.split('-').next().unwrap_or("0"))?;
+    }
+    let engine_before_ms = engine_alone(&args, &bursts)?;
+    // Producer intake with no worker running, on every core.
+    let mut rig = Rig::start(&args).await?;
+    let api = rig.api.clone();
+    let packets = api.packets(args.captures, &bursts).await?;
+    let before = Usage::take(&rig);
+    let start = Instant::now();
+    let accepted = submit_all_async(&api, packets, args.concurrency)
+        .await?
+        .iter()
+        .filter(|s| matches!(s, Ok(202)))
+        .count();
+    let intake_rate = accepted as f64 / start.elapsed().as_secs_f64();
+    let intake_cpu = Usage::take(&rig).per_capture(&before, accepted.max(1));
+
+    let _pinned = match &place.rest {
+        Some(rest) => {
+            procstat::pin(me, rest)?;
+            procstat::pin(rig.producer.id(), rest)?;
+            Some(procstat::ServicePinning::apply(rest, &place.all)?)
+        }
+        None => None,
+    };
+
+    // The workers drain that backlog, then take captures submitted all at once: the time to
+    // the last verdict gives the sustained rate.
+    for _ in 0..args.workers {
+        rig.add_worker(place.threads, place.workers.as_deref())?;
+    }
+    api.wait_for_verdicts(accepted).await?;
+    let backlog_last_id: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM transactions")
+        .fetch_one(&api.db)
+        .await?;
+    let packets = api.packets(args.captures, &bursts).await?;
+    let before = Usage::take(&rig);
+    let start = std::time::SystemTime::now();
+    for status in submit_all_async(&api, packets, args.concurrency).await? {
+        anyhow::ensure!(status? == 202, "an asynchronous submit was refused");
+    }
+    let last = api.wait_for_verdicts(accepted + args.captures).await?;
+    let throughput = args.captures as f64 / last.duration_since(start)?.as_secs_f64();
+    let cpu = Usage::take(&rig).per_capture(&before, args.captures);
+    let stages = stage_means(&api, backlog_last_id).await?;
+
+    // Latency at half the maximum rate, open loop, synchronous requests.
+    let rate = throughput / 2.0;
+    let n = (args.captures / 2).max(20);
+    let packets = api
+        .packets(n, &bursts[bursts.len() - n.min(bursts.len())..])
+        .await?;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, packet) in packets.into_iter().enumerate() {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(start + interval * i as u32)).await;
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move { api.submit(packet, false).await }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        let (status, elapsed) = t.await??;
+        anyhow::ensure!(status == 200, "synchronous submit answered {status}");
+        latencies.push(elapsed.as_secs_f64() * 1e3);
+    }
+    latencies.sort_by(f64::total_cmp);
+
+    let mib = |pid: u32| procstat::peak_rss_kib(pid).map_or(f64::NAN, |k| k as f64 / 1024.0);
+    let worker_rss: Vec<f64> = rig.worker_pids().into_iter().map(mib).collect();
+    let producer_rss = mib(rig.producer.id());
+    drop(api);
+    rig.shutdown().await?;
+
+    // Engine alone again, on the same core, now that the stack is idle: the machine's speed
+    // drifts, and the bound uses the mean of both.
+    if let Some(cores) = &place.workers {
+        procstat::pin(me, cores.split('-').next().unwrap_or("0"))?;
+    }
+    let engine_after_ms = engine_alone(&args, &bursts)?;
+    let engine_ms = (engine_before_ms + engine_after_ms) / 2.0;
+    let bound = place.bound_cores as f64 / (engine_ms / 1e3);
+
+    let layout = match (&place.workers, &place.rest) {
+        (Some(w), Some(r)) => format!("workers on cores {w}, everything else on {r}"),
+        _ => "every process on every core".to_string(),
+    };
+    let mut table = Table::new(&["pipeline (this run)", "value", "target", "ratio"]);
+    let mut row = |what: String, value: String, target: &str, r: String| {
+        table.row(vec![what, value, target.into(), r]);
+    };
+    row(
+        "engine alone, one thread, ms per capture (3 frames), before / after".into(),
+        format!("{} / {}", ms(engine_before_ms), ms(engine_after_ms)),
+        "-",
+        "-".into(),
+    );
+    row(
+        format!(
+            "engine bound, captures/s ({} cores / engine time)",
+            place.bound_cores
+        ),
+        format!("{bound:.1}"),
+        "-",
+        "-".into(),
+    );
+    row(
+        format!(
+            "sustained throughput, captures/s, {} worker(s), {} captures",
+            args.workers, args.captures
+        ),
+        format!("{throughput:.1}"),
+        ">= 0.9 x bound",
+        ratio(throughput, bound),
+    );
+    row(
+        format!("submit -> verdict p50 ms at {rate:.1}/s ({n} sync requests)"),
+        ms(percentile(&latencies, 0.5)),
+        "-",
+        "-".into(),
+    );
+    row(
+        "submit -> verdict p99 ms at the same rate".into(),
+        ms(percentile(&latencies, 0.99)),
+        "< 150",
+        "-".into(),
+    );
+    row(
+        format!(
+            "producer intake, captures/s, no worker, {} in flight",
+            args.concurrency
+        ),
+        format!("{intake_rate:.1}"),
+        ">= 500",
+        "-".into(),
+    );
+    for (i, rss) in worker_rss.iter().enumerate() {
+        row(
+            format!("worker {} peak RSS, MiB", i + 1),
+            format!("{rss:.1}"),
+            "-",
+            "-".into(),
+        );
+    }
+    row(
+        "producer peak RSS, MiB".into(),
+        format!("{producer_rss:.1}"),
+        "-",
+        "-".into(),
+    );
+    print!("\n### Pipeline ({layout})\n\n{}", table.markdown());
+
+    let mut cpu_table = Table::new(&[
+        "CPU ms per capture",
+        "intake (no worker)",
+        "sustained run",
+        "sustained / engine alone",
+    ]);
+    let total = |parts: &[(String, f64)]| parts.iter().map(|(_, v)| v).sum::<f64>();
+    let totals = [
+        ("total".to_string(), total(&intake_cpu)),
+        ("total".to_string(), total(&cpu)),
+    ];
+    for ((label, intake), (_, sustained)) in intake_cpu
+        .iter()
+        .zip(&cpu)
+        .chain([(&totals[0], &totals[1])])
+    {
+        cpu_table.row(vec![
+            label.clone(),
+            ms(*intake),
+            ms(*sustained),
+            ratio(*sustained, engine_ms),
+        ]);
+    }
+    print!("\n{}", cpu_table.markdown());
+
+    let mut stage_table = Table::new(&["worker stage, mean wall ms per job", "ms"]);
+    for (label, value) in stages {
+        stage_table.row(vec![label.to_string(), ms(value)]);
+    }
+    print!("\n{}", stage_table.markdown());
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! The stack under test: the real `liveness-producer` and `liveness-worker` binaries as child
+//! processes (so that each has its own CPU time and peak memory), a database, queue and
+//! bucket of their own, and a tenant with a token.
+
+use super::Args;
+use anyhow::Context;
+use liveness_capture::{seal, KeyId, PrivateKey};
+use reqwest::multipart::{Form, Part};
+use sqlx::PgPool;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Semaphore;
+
+/// What the load client needs: the API, its token and the sealing key; shared by the
+/// concurrent requests.
+pub struct Api {
+    pub db: PgPool,
+    base: String,
+    key: PrivateKey,
+    token: String,
+    http: reqwest::Client,
+}
+
+pub struct Rig {
+    pub api: Arc<Api>,
+    name: String,
+    admin: PgPool,
+    env: Vec<(&'static str, String)>,
+    bin_dir: PathBuf,
+    pub producer: Child,
+    pub workers: Vec<Child>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A process, pinned to `cpus` through taskset (which execs it: same pid) when given.
+fn command(bin: &Path, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus]).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl Rig {
+    /// Starts the producer and waits until it is ready.
+    pub async fn start(args: &Args) -> anyhow::Result<Self> {
+        let name = format!("lvb{}", std::process::id());
+        let admin = PgPool::connect(&format!("{}/postgres", args.postgres))
+            .await
+            .context("PostgreSQL (scripts/stack services)")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await?;
+        let key = PrivateKey::generate(KeyId::parse("bench")?);
+        let jwt_secret = format!("{name}-bench-secret-bench-secret-bench");
+        let env = vec![
+            ("DATABASE_URL", format!("{}/{name}", args.postgres)),
+            ("DATABASE_MAX_CONNECTIONS", "16".into()),
+            ("AMQP_URL", args.amqp.clone()),
+            ("LIVENESS_QUEUE", format!("{name}.jobs")),
+            ("S3_ENDPOINT", args.s3.clone()),
+            ("S3_BUCKET", format!("{name}-captures")),
+            (
+                "LIVENESS_CAPTURE_KEYS",
+                format!("{}={}", key.key_id, key.to_base64()),
+            ),
+            ("LIVENESS_MODEL_DIR", args.models.display().to_string()),
+            ("JWT_SECRET", jwt_secret.clone()),
+            ("JWT_TTL_SECS", "3600".into()),
+            ("SYNC_TIMEOUT_MS", "60000".into()),
+            ("SESSION_TTL_SECS", "3600".into()),
+            // The bench tenant has no endpoints and nothing expires during a run.
+            ("WEBHOOK_DISPATCHER", "false".into()),
+            ("RETENTION_INTERVAL_SECS", "0".into()),
+            ("RUST_LOG", "warn".into()),
+        ];
+        let bin_dir = match &args.bin_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::current_exe()?
+                .parent()
+                .context("bench binary folder")?
+                .to_path_buf(),
+        };
+        let port = free_port()?;
+        let producer = Command::new(bin_dir.join("liveness-producer"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .spawn()
+            .context("liveness-producer (cargo build --release --bins)")?;
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = http.get(format!("{base}/readyz")).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "the producer never became ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let db = PgPool::connect(&format!("{}/{name}", args.postgres)).await?;
+        let tenant = liveness_pipeline::tenants::create(&db, "bench", 0.5).await?;
+        let token = liveness_producer::auth::issue(&jwt_secret, tenant.tenant.id, 3600);
+        Ok(Self {
+            api: Arc::new(Api {
+                db,
+                base,
+                key,
+                token,
+                http,
+            }),
+            name,
+            admin,
+            env,
+            bin_dir,
+            producer,
+            workers: Vec::new(),
+        })
+    }
+
+    /// Starts a worker process with an inference pool of `threads`.
+    pub fn add_worker(&mut self, threads: usize, cpus: Option<&str>) -> anyhow::Result<()> {
+        let worker = command(&self.bin_dir.join("liveness-worker"), cpus)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("LIVENESS_THREADS", threads.to_string())
+            .stdout(Stdio::null())
+            .spawn()
+            .context("liveness-worker (cargo build --release --bins)")?;
+        self.workers.push(worker);
+        Ok(())
+    }
+
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.workers.iter().map(Child::id).collect()
+    }
+
+    /// Stops every process (SIGTERM: in-flight jobs finish) and drops the database.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        for child in self.workers.iter_mut().chain([&mut self.producer]) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+        self.api.db.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&self.admin)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Api {
+    /// Sealed captures, each over a fresh session nonce.
+    pub async fn packets(&self, n: usize, bursts: &[Vec<Vec<u8>>]) -> anyhow::Result<Vec<Vec<u8>>> {
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let session: serde_json::Value = self
+                .http
+                .post(format!("{}/api/v3/biometrics/liveness/sessions", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            let nonce = session["nonce"].as_str().context("nonce")?;
+            let burst = &bursts[i % bursts.len()];
+            let payload =
+                liveness_capture::simulate::burst_payload(nonce, burst, "bench camera", now_ms())?;
+            out.push(seal(&payload, &self.key.public())?);
+        }
+        Ok(out)
+    }
+
+    /// Submits one capture; returns the HTTP status and the elapsed time.
+    pub async fn submit(
+        &self,
+        packet: Vec<u8>,
+        respond_async: bool,
+    ) -> anyhow::Result<(u16, Duration)> {
+        let start = Instant::now();
+        let mut request = self
+            .http
+            .post(format!("{}/api/v3/biometrics/liveness/", self.base))
+            .bearer_auth(&self.token)
+            .multipart(Form::new().part("encrypted_file", Part::bytes(packet).file_name("c.lvcp")));
+        if respond_async {
+            request = request.header("prefer", "respond-async");
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let _ = response.bytes().await?;
+        Ok((status, start.elapsed()))
+    }
+
+    pub async fn verdicts(&self) -> anyhow::Result<usize> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM verdicts")
+            .fetch_one(&self.db)
+            .await?;
+        Ok(n as usize)
+    }
+
+    /// Waits until there are `n` verdicts; returns when the last one was written. Polls
+    /// slowly (each poll is work for the database under test) and reads the time from the
+    /// verdicts instead.
+    pub async fn wait_for_verdicts(&self, n: usize) -> anyhow::Result<SystemTime> {
+        while self.verdicts().await? < n {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let last: chrono::DateTime<chrono::Utc> =
+            sqlx::query_scalar("SELECT max(decided_at) FROM verdicts")
+                .fetch_one(&self.db)
+                .await?;
+        Ok(SystemTime::from(last))
+    }
+}
+
+/// Submits every packet asynchronously, `in_flight` requests at a time; each request's HTTP
+/// status or transport error.
+pub async fn submit_all_async(
+    api: &Arc<Api>,
+    packets: Vec<Vec<u8>>,
+    in_flight: usize,
+) -> anyhow::Result<Vec<anyhow::Result<u16>>> {
+    let gate = Arc::new(Semaphore::new(in_flight));
+    let mut tasks = Vec::with_capacity(packets.len());
+    for packet in packets {
+        let permit = gate.clone().acquire_owned().await?;
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            let out = api.submit(packet, true).await;
+            drop(permit);
+            out
+        }));
+    }
+    let mut statuses = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        statuses.push(t.await?.map(|(status, _)| status));
+    }
+    Ok(statuses)
+}
