@@ -21,6 +21,10 @@ pub struct Args {
     /// Asynchronous requests in flight from the load client.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Only measure the producer's intake (no worker), at each of these numbers of requests
+    /// in flight, e.g. 16,32,64,128.
+    #[arg(long, value_delimiter = ',')]
+    intake_sweep: Vec<usize>,
     /// Worker processes, each with its own inference pool.
     #[arg(long, default_value_t = 1)]
     workers: usize,
@@ -175,13 +179,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .map(|i| liveness_capture::simulate::noisy_burst(&rgb, 3, 1 + 3 * i))
         .collect();
 
+    if !args.intake_sweep.is_empty() {
+        return intake_sweep(&args, &bursts).await;
+    }
+
     // Engine alone, on a worker's core when the workers have their own.
     let me = std::process::id();
     if let Some(cores) = &place.workers {
         procstat::pin(me, cores.split('-').next().unwrap_or("0"))?;
     }
     let engine_before_ms = engine_alone(&args, &bursts)?;
-    // Producer intake with no worker running, on every core.
+    // Producer intake with no worker running, on every core (the producer inherits this
+    // process's mask).
+    procstat::pin(me, &place.all)?;
     let mut rig = Rig::start(&args).await?;
     let api = rig.api.clone();
     let packets = api.packets(args.captures, &bursts).await?;
@@ -360,5 +370,51 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         stage_table.row(vec![label.to_string(), ms(value)]);
     }
     print!("\n{}", stage_table.markdown());
+    Ok(())
+}
+
+/// Producer intake alone (no worker) at several request concurrencies, one producer, in one
+/// run; with every part's CPU per accepted capture.
+async fn intake_sweep(args: &Args, bursts: &[Vec<Vec<u8>>]) -> anyhow::Result<()> {
+    let rig = Rig::start(args).await?;
+    let api = rig.api.clone();
+    let mut rows = Vec::new();
+    for &in_flight in &args.intake_sweep {
+        let packets = api.packets(args.captures, bursts).await?;
+        let before = Usage::take(&rig);
+        let start = Instant::now();
+        let statuses = submit_all_async(&api, packets, in_flight).await?;
+        let elapsed = start.elapsed().as_secs_f64();
+        let accepted = statuses.iter().filter(|s| matches!(s, Ok(202))).count();
+        let cpu = Usage::take(&rig).per_capture(&before, accepted.max(1));
+        rows.push((in_flight, accepted, accepted as f64 / elapsed, cpu));
+    }
+    let producer_rss = procstat::peak_rss_kib(rig.producer.id()).unwrap_or(0) as f64 / 1024.0;
+    drop(api);
+    rig.shutdown().await?;
+
+    let mut header = vec![
+        "in flight".to_string(),
+        "accepted".into(),
+        "captures/s".into(),
+    ];
+    header.extend(rows[0].3.iter().map(|(label, _)| format!("{label} CPU ms")));
+    header.push("total CPU ms".into());
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut table = Table::new(&header);
+    for (in_flight, accepted, rate, cpu) in &rows {
+        let mut cells = vec![
+            in_flight.to_string(),
+            format!("{accepted}/{}", args.captures),
+            format!("{rate:.1}"),
+        ];
+        cells.extend(cpu.iter().map(|(_, v)| ms(*v)));
+        cells.push(ms(cpu.iter().map(|(_, v)| v).sum()));
+        table.row(cells);
+    }
+    print!(
+        "\n### Producer intake, no worker (target >= 500/s; producer peak RSS {producer_rss:.1} MiB)\n\n{}",
+        table.markdown()
+    );
     Ok(())
 }

@@ -79,15 +79,22 @@ impl Snapshot {
     }
 }
 
-/// Pins every thread of `pid` to `cpus` (a taskset list such as "0" or "0-1").
+/// Pins every thread of `pid` to `cpus` (a taskset list such as "0" or "0-1"). taskset fails
+/// when a thread exits while it walks them (a dropped thread pool winding down): try again.
 pub fn pin(pid: u32, cpus: &str) -> anyhow::Result<()> {
-    let status = Command::new("taskset")
-        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .context("taskset (util-linux)")?;
-    anyhow::ensure!(status.success(), "taskset -c {cpus} -p {pid} failed");
-    Ok(())
+    for _ in 0..10 {
+        let status = Command::new("taskset")
+            .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .context("taskset (util-linux)")?;
+        if status.success() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    anyhow::bail!("taskset -a -c {cpus} -p {pid} kept failing")
 }
 
 /// Pins the services to `cpus` and puts them back on every core when dropped, so that a
