@@ -11,7 +11,8 @@ use liveness_models::{Engine, EngineConfig, ModelPaths};
 use procstat::{Snapshot, SERVICES};
 use rig::{submit_all_async, Rig};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -169,6 +170,124 @@ async fn stage_means(api: &rig::Api, after_id: i64) -> anyhow::Result<Vec<(&'sta
     ])
 }
 
+/// `n` synchronous requests at `rate`, open loop: each one's latency and what it returned.
+async fn latency_run(
+    api: &Arc<rig::Api>,
+    bursts: &[Vec<Vec<u8>>],
+    rate: f64,
+    n: usize,
+) -> anyhow::Result<(Vec<f64>, Vec<rig::Submitted>)> {
+    let packets = api
+        .packets(n, &bursts[bursts.len() - n.min(bursts.len())..])
+        .await?;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, packet) in packets.into_iter().enumerate() {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(start + interval * i as u32)).await;
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move { api.submit(packet, false).await }));
+    }
+    let mut latencies = Vec::new();
+    let mut submitted = Vec::new();
+    for t in tasks {
+        let s = t.await??;
+        anyhow::ensure!(s.status == 200, "synchronous submit answered {}", s.status);
+        latencies.push(s.elapsed.as_secs_f64() * 1e3);
+        submitted.push(s);
+    }
+    Ok((latencies, submitted))
+}
+
+/// Splits each synchronous request's latency at the moments the database recorded: the row
+/// inserted (after the upload and the S3 PUT), the worker's job (its own timing), the verdict
+/// committed. The clocks are the same machine's.
+async fn latency_stages(
+    api: &rig::Api,
+    submitted: &[rig::Submitted],
+) -> anyhow::Result<Vec<(&'static str, Vec<f64>)>> {
+    let ids: Vec<i64> = submitted.iter().filter_map(|s| s.id).collect();
+    type Row = (
+        i64,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        f64,
+        f64,
+        f64,
+        f64,
+        f64,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT t.id, t.created_at, v.decided_at, (v.timings_ms->>'total')::float8,
+                (v.timings_ms->>'fetch')::float8, (v.timings_ms->>'capture')::float8,
+                (v.timings_ms->>'faces')::float8,
+                (SELECT coalesce(sum((f->'timings_ms'->>'total')::float8), 0)
+                 FROM jsonb_array_elements(v.frames) f)
+         FROM transactions t JOIN verdicts v ON v.transaction_id = t.id
+         WHERE t.id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&api.db)
+    .await?;
+    anyhow::ensure!(
+        rows.len() == submitted.len(),
+        "a synchronous request has no verdict"
+    );
+    let mut stages: Vec<(&'static str, Vec<f64>)> = vec![
+        (
+            "request sent -> row inserted (upload, S3 PUT, insert)",
+            vec![],
+        ),
+        (
+            "row -> worker starts (publish, queue, delivery, waiting)",
+            vec![],
+        ),
+        ("worker job (fetch, open, checks, faces)", vec![]),
+        ("  of which fetch from S3", vec![]),
+        ("  of which open + capture checks", vec![]),
+        ("  of which decode + face models", vec![]),
+        (
+            "    of which the engine's own per-frame totals (no decode)",
+            vec![],
+        ),
+        (
+            "verdict commit -> response received (NOTIFY, lookup, answer)",
+            vec![],
+        ),
+        ("total", vec![]),
+    ];
+    let epoch_ms = |t: SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    for s in submitted {
+        let Some(&(_, created, decided, job_ms, fetch_ms, capture_ms, faces_ms, engine_ms)) =
+            rows.iter().find(|r| Some(r.0) == s.id)
+        else {
+            continue;
+        };
+        let sent = epoch_ms(s.sent_at);
+        let created = created.timestamp_micros() as f64 / 1e3;
+        let decided = decided.timestamp_micros() as f64 / 1e3;
+        let total = s.elapsed.as_secs_f64() * 1e3;
+        let parts = [
+            created - sent,
+            decided - created - job_ms,
+            job_ms,
+            fetch_ms,
+            capture_ms,
+            faces_ms,
+            engine_ms,
+            sent + total - decided,
+            total,
+        ];
+        for (stage, value) in stages.iter_mut().zip(parts) {
+            stage.1.push(value);
+        }
+    }
+    Ok(stages)
+}
+
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let place = Placement::new(&args)?;
     let t1 = std::fs::read(args.models.join("silentface_image_T1.jpg"))
@@ -237,28 +356,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // Latency at half the maximum rate, open loop, synchronous requests.
     let rate = throughput / 2.0;
     let n = (args.captures / 2).max(20);
-    let packets = api
-        .packets(n, &bursts[bursts.len() - n.min(bursts.len())..])
-        .await?;
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for (i, packet) in packets.into_iter().enumerate() {
-        tokio::time::sleep_until(tokio::time::Instant::from_std(start + interval * i as u32)).await;
-        let api = api.clone();
-        tasks.push(tokio::spawn(async move { api.submit(packet, false).await }));
-    }
-    let mut latencies = Vec::new();
-    for t in tasks {
-        let (status, elapsed) = t.await??;
-        anyhow::ensure!(status == 200, "synchronous submit answered {status}");
-        latencies.push(elapsed.as_secs_f64() * 1e3);
-    }
+    let (mut latencies, submitted) = latency_run(&api, &bursts, rate, n).await?;
     latencies.sort_by(f64::total_cmp);
+    let latency_stages = latency_stages(&api, &submitted).await?;
 
     let mib = |pid: u32| procstat::peak_rss_kib(pid).map_or(f64::NAN, |k| k as f64 / 1024.0);
     let worker_rss: Vec<f64> = rig.worker_pids().into_iter().map(mib).collect();
     let producer_rss = mib(rig.producer.id());
+
     drop(api);
     rig.shutdown().await?;
 
@@ -364,6 +469,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ]);
     }
     print!("\n{}", cpu_table.markdown());
+
+    let mut latency_table = Table::new(&[
+        "where a synchronous request's time goes (latency run)",
+        "mean ms",
+        "p50 ms",
+        "p99 ms",
+    ]);
+    for (label, mut values) in latency_stages {
+        values.sort_by(f64::total_cmp);
+        let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
+        latency_table.row(vec![
+            label.to_string(),
+            ms(mean),
+            ms(percentile(&values, 0.5)),
+            ms(percentile(&values, 0.99)),
+        ]);
+    }
+    print!("\n{}", latency_table.markdown());
 
     let mut stage_table = Table::new(&["worker stage, mean wall ms per job", "ms"]);
     for (label, value) in stages {

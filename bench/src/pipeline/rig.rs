@@ -23,6 +23,13 @@ pub struct Api {
     http: reqwest::Client,
 }
 
+pub struct Submitted {
+    pub status: u16,
+    pub elapsed: Duration,
+    pub sent_at: SystemTime,
+    pub id: Option<i64>,
+}
+
 pub struct Rig {
     pub api: Arc<Api>,
     name: String,
@@ -49,6 +56,13 @@ fn command(bin: &Path, cpus: Option<&str>) -> Command {
         }
         None => Command::new(bin),
     }
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -159,10 +173,7 @@ impl Rig {
     /// Stops every process (SIGTERM: in-flight jobs finish) and drops the database.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         for child in self.workers.iter_mut().chain([&mut self.producer]) {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
+            stop(child);
         }
         self.api.db.close().await;
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -197,25 +208,30 @@ impl Api {
         Ok(out)
     }
 
-    /// Submits one capture; returns the HTTP status and the elapsed time.
-    pub async fn submit(
-        &self,
-        packet: Vec<u8>,
-        respond_async: bool,
-    ) -> anyhow::Result<(u16, Duration)> {
+    /// Submits one capture (asking for its id, as the seed's `return_id` does).
+    pub async fn submit(&self, packet: Vec<u8>, respond_async: bool) -> anyhow::Result<Submitted> {
+        let sent_at = SystemTime::now();
         let start = Instant::now();
+        let form = Form::new()
+            .part("encrypted_file", Part::bytes(packet).file_name("c.lvcp"))
+            .text("return_id", "true");
         let mut request = self
             .http
             .post(format!("{}/api/v3/biometrics/liveness/", self.base))
             .bearer_auth(&self.token)
-            .multipart(Form::new().part("encrypted_file", Part::bytes(packet).file_name("c.lvcp")));
+            .multipart(form);
         if respond_async {
             request = request.header("prefer", "respond-async");
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
-        let _ = response.bytes().await?;
-        Ok((status, start.elapsed()))
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        Ok(Submitted {
+            status,
+            elapsed: start.elapsed(),
+            sent_at,
+            id: body["id"].as_i64(),
+        })
     }
 
     pub async fn verdicts(&self) -> anyhow::Result<usize> {
@@ -260,7 +276,7 @@ pub async fn submit_all_async(
     }
     let mut statuses = Vec::with_capacity(tasks.len());
     for t in tasks {
-        statuses.push(t.await?.map(|(status, _)| status));
+        statuses.push(t.await?.map(|s| s.status));
     }
     Ok(statuses)
 }
