@@ -40,14 +40,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         &PrivateKey::generate(KeyId::parse("bench")?).public(),
     )?;
 
+    let base = StorageConfig::from_env()?;
     let storage = |sign_payload| {
         Storage::new(&StorageConfig {
             endpoint: args.s3.clone(),
-            region: "us-east-1".into(),
-            access_key: std::env::var("S3_ACCESS_KEY").unwrap_or_else(|_| "liveness".into()),
-            secret_key: std::env::var("S3_SECRET_KEY").unwrap_or_else(|_| "liveness-secret".into()),
             bucket: format!("bench-storage-{}", std::process::id()),
             sign_payload,
+            ..base.clone()
         })
     };
     let modes = [

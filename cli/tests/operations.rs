@@ -80,12 +80,8 @@ fn tenant_settings_and_webhook_endpoints() {
 
 fn storage_config(bucket: &str) -> StorageConfig {
     StorageConfig {
-        endpoint: std::env::var("S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8014".into()),
-        region: "us-east-1".into(),
-        access_key: std::env::var("S3_ACCESS_KEY").unwrap_or_else(|_| "liveness".into()),
-        secret_key: std::env::var("S3_SECRET_KEY").unwrap_or_else(|_| "liveness-secret".into()),
         bucket: bucket.into(),
-        sign_payload: false,
+        ..StorageConfig::from_env().expect("S3_* settings")
     }
 }
 

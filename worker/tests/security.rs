@@ -154,18 +154,11 @@ async fn another_tenants_token_finds_and_changes_nothing() {
     let owner = stack.client("owner").await;
     let intruder = stack.client("intruder").await;
     let receiver = receiver::Receiver::start().await;
-    let created: Value = stack
-        .client
-        .post(stack.url("/api/v3/webhooks/endpoints"))
-        .bearer_auth(&owner.token)
-        .json(&json!({ "url": receiver.url() }))
-        .send()
+    let endpoint = stack
+        .add_endpoint(&owner, &receiver.url())
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let endpoint = created["id"].as_i64().unwrap().to_string();
+        .0
+        .to_string();
     let id = stack.submit_live_async(&owner, 1).await[0];
     wait_for("the webhook", || async { !receiver.received().is_empty() }).await;
     let msg = receiver.received()[0].id.clone();

@@ -147,18 +147,7 @@ async fn soak_under_faults() {
     );
     let client = Arc::new(stack.client("soak").await);
     let mut receiver = Receiver::start().await;
-    let created: Value = stack
-        .client
-        .post(stack.url("/api/v3/webhooks/endpoints"))
-        .bearer_auth(&client.token)
-        .json(&serde_json::json!({ "url": receiver.url() }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(created["id"].is_i64(), "{created}");
+    stack.add_endpoint(&client, &receiver.url()).await;
     // Retries that outlast every outage below.
     let worker_env = [(
         "WEBHOOK_RETRY_SCHEDULE",

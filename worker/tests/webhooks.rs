@@ -1,5 +1,6 @@
 //! Webhooks end to end: verdict → outbox (same transaction) → dispatcher → a real receiver in
-//! this process, signatures checked with the official Python Standard Webhooks library.
+//! this process, signatures checked with the official Python and Node.js Standard Webhooks
+//! libraries.
 
 mod support;
 
@@ -7,24 +8,6 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use support::receiver::{Receiver, Reply};
 use support::*;
-
-/// Registers an endpoint through the API; its id and secret.
-async fn add_endpoint(stack: &Stack, client: &Client, url: &str) -> (i64, String) {
-    let response = stack
-        .client
-        .post(stack.url("/api/v3/webhooks/endpoints"))
-        .bearer_auth(&client.token)
-        .json(&json!({ "url": url }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
-    (
-        body["id"].as_i64().unwrap(),
-        body["secret"].as_str().unwrap().to_string(),
-    )
-}
 
 async fn messages(stack: &Stack, client: &Client, transaction: i64) -> Vec<Value> {
     let (status, body) = stack
@@ -116,7 +99,7 @@ async fn verdict_event_is_signed_verifiable_and_survives_rotation() {
     let stack = Stack::start().await;
     let client = stack.client("hooks").await;
     let receiver = Receiver::start().await;
-    let (endpoint, secret) = add_endpoint(&stack, &client, &receiver.url()).await;
+    let (endpoint, secret) = stack.add_endpoint(&client, &receiver.url()).await;
     assert!(secret.starts_with("whsec_"));
 
     let (_, body) = submit_live(&stack, &client, &[]).await;
@@ -135,12 +118,9 @@ async fn verdict_event_is_signed_verifiable_and_survives_rotation() {
         vec![vec![0]]
     );
     // A stranger's secret does not verify it.
-    let (_, other_secret) = add_endpoint(
-        &stack,
-        &stack.client("stranger").await,
-        "http://127.0.0.1:9/x",
-    )
-    .await;
+    let (_, other_secret) = stack
+        .add_endpoint(&stack.client("stranger").await, "http://127.0.0.1:9/x")
+        .await;
     assert_eq!(
         verify(&[&other_secret], &[first]),
         vec![Vec::<usize>::new()]
@@ -177,7 +157,7 @@ async fn server_error_then_success_is_retried_and_delivered_once() {
     let stack = Stack::start().await;
     let client = stack.client("retry").await;
     let receiver = Receiver::start().await;
-    add_endpoint(&stack, &client, &receiver.url()).await;
+    stack.add_endpoint(&client, &receiver.url()).await;
     receiver.script([Reply::Status(500), Reply::RetryAfter(429, "1".into())]);
 
     let (_, body) = submit_live(&stack, &client, &[]).await;
@@ -219,7 +199,7 @@ async fn receiver_down_for_a_while_loses_nothing() {
     let stack = Stack::start().await;
     let client = stack.client("down").await;
     let mut receiver = Receiver::start().await;
-    add_endpoint(&stack, &client, &receiver.url()).await;
+    stack.add_endpoint(&client, &receiver.url()).await;
     receiver.down().await;
 
     let mut ids = Vec::new();
@@ -270,7 +250,7 @@ async fn gone_disables_the_endpoint_and_client_errors_are_not_retried() {
     let stack = Stack::start().await;
     let client = stack.client("gone").await;
     let receiver = Receiver::start().await;
-    let (endpoint, _) = add_endpoint(&stack, &client, &receiver.url()).await;
+    let (endpoint, _) = stack.add_endpoint(&client, &receiver.url()).await;
     receiver.script([Reply::Status(400), Reply::Status(410)]);
 
     let (_, first) = submit_live(&stack, &client, &[]).await;
@@ -329,7 +309,7 @@ async fn per_request_url_only_to_an_allowed_host() {
     let client = stack.client("override").await;
     let main = Receiver::start().await;
     let special = Receiver::start().await;
-    add_endpoint(&stack, &client, &main.url()).await;
+    stack.add_endpoint(&client, &main.url()).await;
 
     let (status, body) = submit_live(&stack, &client, &[("webhook_url", &special.url())]).await;
     assert_eq!(status, 422, "{body}");
@@ -374,7 +354,7 @@ async fn private_addresses_are_refused_unless_allowed() {
     .await;
     let client = stack.client("ssrf").await;
     let receiver = Receiver::start().await;
-    add_endpoint(&stack, &client, &receiver.url()).await;
+    stack.add_endpoint(&client, &receiver.url()).await;
     let ids = stack.submit_live_async(&client, 1).await;
     // Judge it with a worker whose dispatcher keeps the default policy.
     let mut config = stack.worker_config.clone();
@@ -417,7 +397,7 @@ async fn dispatcher_killed_mid_delivery_delivers_after_restart() {
     .await;
     let client = stack.client("killed").await;
     let receiver = Receiver::start().await;
-    add_endpoint(&stack, &client, &receiver.url()).await;
+    stack.add_endpoint(&client, &receiver.url()).await;
     receiver.script([Reply::Hang(Duration::from_secs(60))]);
     let ids = stack.submit_live_async(&client, 1).await;
 
@@ -457,7 +437,7 @@ async fn capture_that_cannot_be_judged_sends_liveness_failed() {
     .await;
     let client = stack.client("failed").await;
     let receiver = Receiver::start().await;
-    add_endpoint(&stack, &client, &receiver.url()).await;
+    stack.add_endpoint(&client, &receiver.url()).await;
     let ids = stack.submit_live_async(&client, 1).await;
     // The stored capture disappears before any worker gets to it.
     let key: String = sqlx::query_scalar("SELECT packet_key FROM transactions WHERE id = $1")

@@ -54,6 +54,8 @@ struct Placement {
     /// Inference threads per worker.
     threads: usize,
     workers: Option<String>,
+    /// The worker core the engine-alone time is measured on, when workers have their own.
+    engine_core: Option<String>,
     rest: Option<String>,
     all: String,
 }
@@ -67,6 +69,7 @@ impl Placement {
                 bound_cores: cores,
                 threads: cores,
                 workers: None,
+                engine_core: None,
                 rest: None,
                 all,
             });
@@ -80,6 +83,7 @@ impl Placement {
             bound_cores: args.workers,
             threads: 1,
             workers: Some(format!("{first_worker_core}-{}", cores - 1)),
+            engine_core: Some(first_worker_core.to_string()),
             rest: Some(format!("0-{}", first_worker_core - 1)),
             all,
         })
@@ -113,6 +117,46 @@ fn engine_alone(args: &Args, bursts: &[Vec<Vec<u8>>]) -> anyhow::Result<f64> {
     }
     times.sort_by(f64::total_cmp);
     Ok(percentile(&times, 0.5))
+}
+
+/// The engine alone (see [`engine_alone`]), on a worker's core when the workers have their
+/// own; leaves this process pinned there.
+fn engine_alone_placed(
+    args: &Args,
+    bursts: &[Vec<Vec<u8>>],
+    place: &Placement,
+) -> anyhow::Result<f64> {
+    if let Some(core) = &place.engine_core {
+        procstat::pin(std::process::id(), core)?;
+    }
+    engine_alone(args, bursts)
+}
+
+/// Producer intake: `captures` fresh captures submitted asynchronously, `in_flight` at a time.
+struct Intake {
+    accepted: usize,
+    rate: f64,
+    /// CPU ms per accepted capture of each part of the stack.
+    cpu: Vec<(String, f64)>,
+}
+
+async fn measure_intake(
+    rig: &Rig,
+    bursts: &[Vec<Vec<u8>>],
+    captures: usize,
+    in_flight: usize,
+) -> anyhow::Result<Intake> {
+    let packets = rig.api.packets(captures, bursts).await?;
+    let before = Usage::take(rig);
+    let start = Instant::now();
+    let statuses = submit_all_async(&rig.api, packets, in_flight).await?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let accepted = statuses.iter().filter(|s| matches!(s, Ok(202))).count();
+    Ok(Intake {
+        accepted,
+        rate: accepted as f64 / elapsed,
+        cpu: Usage::take(rig).per_capture(&before, accepted.max(1)),
+    })
 }
 
 /// CPU snapshots of every part of the stack, taken together.
@@ -302,27 +346,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return intake_sweep(&args, &bursts).await;
     }
 
-    // Engine alone, on a worker's core when the workers have their own.
-    let me = std::process::id();
-    if let Some(cores) = &place.workers {
-        procstat::pin(me, cores.split('-').next().unwrap_or("0"))?;
-    }
-    let engine_before_ms = engine_alone(&args, &bursts)?;
+    let engine_before_ms = engine_alone_placed(&args, &bursts, &place)?;
     // Producer intake with no worker running, on every core (the producer inherits this
     // process's mask).
+    let me = std::process::id();
     procstat::pin(me, &place.all)?;
     let mut rig = Rig::start(&args).await?;
     let api = rig.api.clone();
-    let packets = api.packets(args.captures, &bursts).await?;
-    let before = Usage::take(&rig);
-    let start = Instant::now();
-    let accepted = submit_all_async(&api, packets, args.concurrency)
-        .await?
-        .iter()
-        .filter(|s| matches!(s, Ok(202)))
-        .count();
-    let intake_rate = accepted as f64 / start.elapsed().as_secs_f64();
-    let intake_cpu = Usage::take(&rig).per_capture(&before, accepted.max(1));
+    let Intake {
+        accepted,
+        rate: intake_rate,
+        cpu: intake_cpu,
+    } = measure_intake(&rig, &bursts, args.captures, args.concurrency).await?;
 
     let _pinned = match &place.rest {
         Some(rest) => {
@@ -360,19 +395,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     latencies.sort_by(f64::total_cmp);
     let latency_stages = latency_stages(&api, &submitted).await?;
 
-    let mib = |pid: u32| procstat::peak_rss_kib(pid).map_or(f64::NAN, |k| k as f64 / 1024.0);
-    let worker_rss: Vec<f64> = rig.worker_pids().into_iter().map(mib).collect();
-    let producer_rss = mib(rig.producer.id());
+    let worker_rss: Vec<f64> = rig
+        .worker_pids()
+        .into_iter()
+        .map(procstat::peak_rss_mib)
+        .collect();
+    let producer_rss = procstat::peak_rss_mib(rig.producer.id());
 
     drop(api);
     rig.shutdown().await?;
 
     // Engine alone again, on the same core, now that the stack is idle: the machine's speed
     // drifts, and the bound uses the mean of both.
-    if let Some(cores) = &place.workers {
-        procstat::pin(me, cores.split('-').next().unwrap_or("0"))?;
-    }
-    let engine_after_ms = engine_alone(&args, &bursts)?;
+    let engine_after_ms = engine_alone_placed(&args, &bursts, &place)?;
     let engine_ms = (engine_before_ms + engine_after_ms) / 2.0;
     let bound = place.bound_cores as f64 / (engine_ms / 1e3);
 
@@ -500,20 +535,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// run; with every part's CPU per accepted capture.
 async fn intake_sweep(args: &Args, bursts: &[Vec<Vec<u8>>]) -> anyhow::Result<()> {
     let rig = Rig::start(args).await?;
-    let api = rig.api.clone();
     let mut rows = Vec::new();
     for &in_flight in &args.intake_sweep {
-        let packets = api.packets(args.captures, bursts).await?;
-        let before = Usage::take(&rig);
-        let start = Instant::now();
-        let statuses = submit_all_async(&api, packets, in_flight).await?;
-        let elapsed = start.elapsed().as_secs_f64();
-        let accepted = statuses.iter().filter(|s| matches!(s, Ok(202))).count();
-        let cpu = Usage::take(&rig).per_capture(&before, accepted.max(1));
-        rows.push((in_flight, accepted, accepted as f64 / elapsed, cpu));
+        let intake = measure_intake(&rig, bursts, args.captures, in_flight).await?;
+        rows.push((in_flight, intake));
     }
-    let producer_rss = procstat::peak_rss_kib(rig.producer.id()).unwrap_or(0) as f64 / 1024.0;
-    drop(api);
+    let producer_rss = procstat::peak_rss_mib(rig.producer.id());
     rig.shutdown().await?;
 
     let mut header = vec![
@@ -521,18 +548,24 @@ async fn intake_sweep(args: &Args, bursts: &[Vec<Vec<u8>>]) -> anyhow::Result<()
         "accepted".into(),
         "captures/s".into(),
     ];
-    header.extend(rows[0].3.iter().map(|(label, _)| format!("{label} CPU ms")));
+    header.extend(
+        rows[0]
+            .1
+            .cpu
+            .iter()
+            .map(|(label, _)| format!("{label} CPU ms")),
+    );
     header.push("total CPU ms".into());
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut table = Table::new(&header);
-    for (in_flight, accepted, rate, cpu) in &rows {
+    for (in_flight, intake) in &rows {
         let mut cells = vec![
             in_flight.to_string(),
-            format!("{accepted}/{}", args.captures),
-            format!("{rate:.1}"),
+            format!("{}/{}", intake.accepted, args.captures),
+            format!("{:.1}", intake.rate),
         ];
-        cells.extend(cpu.iter().map(|(_, v)| ms(*v)));
-        cells.push(ms(cpu.iter().map(|(_, v)| v).sum()));
+        cells.extend(intake.cpu.iter().map(|(_, v)| ms(*v)));
+        cells.push(ms(intake.cpu.iter().map(|(_, v)| v).sum()));
         table.row(cells);
     }
     print!(

@@ -34,12 +34,17 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
 }
 
 /// Peak resident set size (VmHWM) in KiB.
-pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Peak resident set size in MiB; NaN once the process is gone.
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    peak_rss_kib(pid).map_or(f64::NAN, |k| k as f64 / 1024.0)
 }
 
 /// Every process whose kernel name is `comm`.

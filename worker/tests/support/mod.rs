@@ -117,13 +117,8 @@ impl Stack {
             delivery_limit: 5,
         };
         let storage = StorageConfig {
-            endpoint: std::env::var("S3_ENDPOINT")
-                .unwrap_or_else(|_| "http://127.0.0.1:8014".into()),
-            region: "us-east-1".into(),
-            access_key: std::env::var("S3_ACCESS_KEY").unwrap_or_else(|_| "liveness".into()),
-            secret_key: std::env::var("S3_SECRET_KEY").unwrap_or_else(|_| "liveness-secret".into()),
             bucket: name.replace('x', "-"),
-            sign_payload: false,
+            ..StorageConfig::from_env().expect("S3_* settings")
         };
         let producer_storage = StorageConfig {
             endpoint: options
@@ -348,6 +343,24 @@ impl Stack {
             .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Registers a webhook endpoint through the API; its id and secret.
+    pub async fn add_endpoint(&self, client: &Client, url: &str) -> (i64, String) {
+        let response = self
+            .client
+            .post(self.url("/api/v3/webhooks/endpoints"))
+            .bearer_auth(&client.token)
+            .json(&serde_json::json!({ "url": url }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        (
+            body["id"].as_i64().unwrap(),
+            body["secret"].as_str().unwrap().to_string(),
+        )
     }
 
     pub async fn verdict_count(&self, id: i64) -> i64 {
