@@ -38,6 +38,24 @@ pub async fn connect(config: &QueueConfig) -> Result<Connection, QueueError> {
     Ok(Connection::connect(&config.url, ConnectionProperties::default()).await?)
 }
 
+/// Deletes the queue, its dead-letter queue and exchange, with whatever they hold: for test
+/// and benchmark rigs that made their own.
+pub async fn remove(config: &QueueConfig) -> Result<(), QueueError> {
+    let connection = connect(config).await?;
+    let channel = connection.create_channel().await?;
+    for queue in [config.queue.clone(), dead_letter_queue(&config.queue)] {
+        channel
+            .queue_delete(queue.as_str().into(), Default::default())
+            .await?;
+    }
+    let exchange = dead_letter_exchange(&config.queue);
+    channel
+        .exchange_delete(exchange.as_str().into(), Default::default())
+        .await?;
+    connection.close(200, "removed".into()).await?;
+    Ok(())
+}
+
 /// Declares the queue, its dead-letter exchange and queue. Idempotent; both sides call it.
 pub async fn declare(channel: &Channel, config: &QueueConfig) -> Result<(), QueueError> {
     let dlx = dead_letter_exchange(&config.queue);

@@ -5,6 +5,7 @@
 use super::Args;
 use anyhow::Context;
 use liveness_capture::{seal, KeyId, PrivateKey};
+use liveness_pipeline::config::QueueConfig;
 use reqwest::multipart::{Form, Part};
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub struct Submitted {
 pub struct Rig {
     pub api: Arc<Api>,
     name: String,
+    queue: QueueConfig,
     admin: PgPool,
     env: Vec<(&'static str, String)>,
     bin_dir: PathBuf,
@@ -75,6 +77,11 @@ impl Rig {
     /// Starts the producer and waits until it is ready.
     pub async fn start(args: &Args) -> anyhow::Result<Self> {
         let name = format!("lvb{}", std::process::id());
+        let queue = QueueConfig {
+            url: args.amqp.clone(),
+            queue: format!("{name}.jobs"),
+            delivery_limit: 5,
+        };
         let admin = PgPool::connect(&format!("{}/postgres", args.postgres))
             .await
             .context("PostgreSQL (scripts/stack services)")?;
@@ -91,8 +98,8 @@ impl Rig {
         let env = vec![
             ("DATABASE_URL", format!("{}/{name}", args.postgres)),
             ("DATABASE_MAX_CONNECTIONS", "16".into()),
-            ("AMQP_URL", args.amqp.clone()),
-            ("LIVENESS_QUEUE", format!("{name}.jobs")),
+            ("AMQP_URL", queue.url.clone()),
+            ("LIVENESS_QUEUE", queue.queue.clone()),
             ("S3_ENDPOINT", args.s3.clone()),
             ("S3_BUCKET", format!("{name}-captures")),
             (
@@ -146,6 +153,7 @@ impl Rig {
                 http,
             }),
             name,
+            queue,
             admin,
             env,
             bin_dir,
@@ -170,11 +178,13 @@ impl Rig {
         self.workers.iter().map(Child::id).collect()
     }
 
-    /// Stops every process (SIGTERM: in-flight jobs finish) and drops the database.
+    /// Stops every process (SIGTERM: in-flight jobs finish), then removes the queues (an
+    /// intake run leaves its captures queued) and the database.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         for child in self.workers.iter_mut().chain([&mut self.producer]) {
             stop(child);
         }
+        liveness_pipeline::queue::remove(&self.queue).await?;
         self.api.db.close().await;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",

@@ -203,29 +203,11 @@ impl Stack {
             let _ = tokio::time::timeout(Duration::from_secs(30), worker).await;
         }
         self.db.close().await;
-        let q = &self.worker_config.queue;
-        if let Ok(connection) = liveness_pipeline::queue::connect(&QueueConfig {
+        let _ = liveness_pipeline::queue::remove(&QueueConfig {
             url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
-            ..q.clone()
+            ..self.worker_config.queue.clone()
         })
-        .await
-        {
-            if let Ok(channel) = connection.create_channel().await {
-                for queue in [
-                    q.queue.clone(),
-                    liveness_pipeline::queue::dead_letter_queue(&q.queue),
-                ] {
-                    let _ = channel
-                        .queue_delete(queue.as_str().into(), Default::default())
-                        .await;
-                }
-                let exchange = liveness_pipeline::queue::dead_letter_exchange(&q.queue);
-                let _ = channel
-                    .exchange_delete(exchange.as_str().into(), Default::default())
-                    .await;
-            }
-            let _ = connection.close(200, "done".into()).await;
-        }
+        .await;
         let name = self
             .worker_config
             .database
