@@ -94,6 +94,29 @@ pub struct StorageConfig {
     /// S3_SIGN_PAYLOAD, default false: sign a SHA-256 of each body (for servers that refuse
     /// `UNSIGNED-PAYLOAD`); the headers are signed either way.
     pub sign_payload: bool,
+    /// S3_CHECKSUMS, default when_supported: the SDK adds a CRC to each upload (as an
+    /// aws-chunked trailer) and checks the CRC of downloads; when_required, for servers that
+    /// refuse aws-chunked bodies. The worker checks every packet against the SHA-256 the
+    /// producer recorded either way.
+    pub checksums: Checksums,
+}
+
+/// When the S3 client computes and checks the flexible checksums of S3 requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksums {
+    WhenSupported,
+    WhenRequired,
+}
+
+impl FromStr for Checksums {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "when_supported" => Ok(Self::WhenSupported),
+            "when_required" => Ok(Self::WhenRequired),
+            _ => Err("expected when_supported or when_required".into()),
+        }
+    }
 }
 
 impl StorageConfig {
@@ -105,6 +128,7 @@ impl StorageConfig {
             secret_key: env_or("S3_SECRET_KEY", "liveness-secret".to_string())?,
             bucket: env_or("S3_BUCKET", "liveness-captures".to_string())?,
             sign_payload: env_or("S3_SIGN_PAYLOAD", false)?,
+            checksums: env_or("S3_CHECKSUMS", Checksums::WhenSupported)?,
         })
     }
 }

@@ -1,8 +1,10 @@
 //! Sealed captures in S3-compatible storage. Objects hold only what the client sent: the
 //! packet stays encrypted at rest, and only the worker, holding the keys, can open it.
 
-use crate::config::StorageConfig;
-use aws_sdk_s3::config::{Credentials, Region};
+use crate::config::{Checksums, StorageConfig};
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
@@ -30,7 +32,20 @@ fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
 
 impl Storage {
     pub fn new(config: &StorageConfig) -> Self {
+        // Some S3-compatible servers refuse the aws-chunked bodies that carry upload CRCs.
+        let (request_checksums, response_checksums) = match config.checksums {
+            Checksums::WhenSupported => (
+                RequestChecksumCalculation::WhenSupported,
+                ResponseChecksumValidation::WhenSupported,
+            ),
+            Checksums::WhenRequired => (
+                RequestChecksumCalculation::WhenRequired,
+                ResponseChecksumValidation::WhenRequired,
+            ),
+        };
         let s3 = aws_sdk_s3::Config::builder()
+            .request_checksum_calculation(request_checksums)
+            .response_checksum_validation(response_checksums)
             .behavior_version_latest()
             .endpoint_url(&config.endpoint)
             .region(Region::new(config.region.clone()))
@@ -100,9 +115,9 @@ impl Storage {
             .body(ByteStream::from(body))
             .customize();
         // A SHA-256 of the body for the signature costs a pass over it here and another in
-        // the server (`bench storage`). The headers stay signed; the SDK's CRC checksum still
-        // guards the body in transit, TLS does in production, and the packet is AEAD-sealed
-        // besides: the worker refuses any altered byte.
+        // the server (`bench storage`). The headers stay signed, the SDK's CRC still guards
+        // the body in transit (unless S3_CHECKSUMS=when_required), and the worker checks the
+        // packet against its SHA-256 recorded at intake.
         let put = if self.sign_payload {
             put
         } else {

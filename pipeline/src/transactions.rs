@@ -28,6 +28,8 @@ pub struct StartedJob {
     pub tx: TransactionRow,
     pub face_threshold: f64,
     pub tenant_enabled: bool,
+    /// What the producer received, to check what storage gives back.
+    pub packet_sha256: Vec<u8>,
 }
 
 /// The columns of `TransactionRow`, spliced into queries at compile time (sqlx takes only
@@ -152,7 +154,7 @@ pub async fn start(pool: &PgPool, id: i64) -> Result<Option<StartedJob>, sqlx::E
          WHERE t.id = $1 AND t.status IN ('queued', 'processing') AND n.id = t.tenant_id
          RETURNING t.id, t.tenant_id, t.status::text AS status, t.s3_bucket, t.packet_key, t.selfie_key,
                    t.request_fingerprint, t.attempts, t.created_at, t.webhook_url, t.purged_at,
-                   n.face_threshold, n.disabled_at IS NULL AS tenant_enabled",
+                   n.face_threshold, n.disabled_at IS NULL AS tenant_enabled, t.packet_sha256",
     )
     .bind(id)
     .fetch_optional(pool)

@@ -10,6 +10,7 @@ use liveness_pipeline::queue::Job;
 use liveness_pipeline::sessions::PgCaptureStores;
 use liveness_pipeline::storage::StorageError;
 use liveness_pipeline::{db, transactions};
+use sha2::{Digest, Sha256};
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,27 @@ fn from_storage(e: StorageError) -> JobError {
         },
         StorageError::Unavailable(_) => JobError::Retry(e.to_string()),
     }
+}
+
+/// The sealed packet as the producer received it. A transfer error is worth one more fetch;
+/// an object that still differs is never judged, since its verdict would be about bytes the
+/// client did not send: the client gets a failed verdict and can submit again.
+async fn fetch_packet(worker: &Worker, key: &str, sha256: &[u8]) -> Result<Vec<u8>, JobError> {
+    let mut packet = worker.storage.get(key).await.map_err(from_storage)?;
+    if Sha256::digest(&packet).as_slice() != sha256 {
+        tracing::warn!(
+            key,
+            "stored capture differs from what was received; fetching again"
+        );
+        packet = worker.storage.get(key).await.map_err(from_storage)?;
+        if Sha256::digest(&packet).as_slice() != sha256 {
+            return Err(JobError::Abort {
+                code: RejectionCode::UnknownError,
+                reason: format!("stored capture {key} differs from what was received"),
+            });
+        }
+    }
+    Ok(packet)
 }
 
 fn now_ms() -> u64 {
@@ -78,8 +100,11 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
             None => Ok(None),
         }
     };
-    let (packet, selfie) = tokio::join!(worker.storage.get(&tx.packet_key), selfie_fetch);
-    let (packet, selfie) = (packet.map_err(from_storage)?, selfie.map_err(from_storage)?);
+    let (packet, selfie) = tokio::join!(
+        fetch_packet(worker, &tx.packet_key, &started_job.packet_sha256),
+        selfie_fetch
+    );
+    let (packet, selfie) = (packet?, selfie.map_err(from_storage)?);
     let fetched = started.elapsed();
 
     let stores = PgCaptureStores {

@@ -148,3 +148,62 @@ async fn graceful_shutdown_finishes_jobs_in_flight() {
     assert!(states.iter().any(|s| s == "done"), "{states:?}");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_altered_in_storage_is_never_judged() {
+    let stack = Stack::start_with(Options {
+        in_process_worker: false,
+        ..Options::default()
+    })
+    .await;
+    let client = stack.client("altered").await;
+    let ids = stack.submit_live_async(&client, 2).await;
+    // One stored packet gets one byte changed before any worker reads it. The sealed packet
+    // is still well-formed CBOR around its ciphertext: only the recorded SHA-256 tells.
+    let storage = liveness_pipeline::storage::Storage::new(&stack.worker_config.storage);
+    let key: String = sqlx::query_scalar("SELECT packet_key FROM transactions WHERE id = $1")
+        .bind(ids[0])
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    let mut packet = storage.get(&key).await.unwrap();
+    let middle = packet.len() / 2;
+    packet[middle] ^= 0x01;
+    storage.put(&key, packet).await.unwrap();
+
+    let worker = liveness_worker::Worker::build(stack.worker_config.clone())
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(worker.run(stopped));
+    for &id in &ids {
+        wait_for("both verdicts", || async {
+            stack.verdict_count(id).await == 1
+        })
+        .await;
+    }
+    let _ = stop.send(true);
+    run.await.unwrap().unwrap();
+
+    let (status, altered) = stack.lookup(&client, ids[0]).await;
+    assert_eq!(status, 200);
+    assert_eq!(altered["status"], "failed", "{altered}");
+    assert_eq!(altered["valid"], false);
+    assert_eq!(altered["error_code"], 712, "{altered}");
+    let reason: String =
+        sqlx::query_scalar("SELECT error_details::text FROM verdicts WHERE transaction_id = $1")
+            .bind(ids[0])
+            .fetch_one(&stack.db)
+            .await
+            .unwrap();
+    assert!(
+        reason.contains("differs from what was received"),
+        "{reason}"
+    );
+    let (_, intact) = stack.lookup(&client, ids[1]).await;
+    assert_eq!(
+        intact["valid"], true,
+        "the other capture is judged: {intact}"
+    );
+    stack.stop().await;
+}
