@@ -1,24 +1,31 @@
-//! Object storage: what signing each body's SHA-256 costs the producer (the S3 client) and
-//! the S3 server, signed and unsigned PUTs of the same sealed capture interleaved in one run.
+//! Object storage: what signing each body's SHA-256, and the SDK's per-request CRCs, cost the
+//! S3 client (producer and worker) and the S3 server: PUTs and GETs of the same sealed
+//! capture in each mode, interleaved in one run.
 
 use crate::pipeline::procstat::{self, Snapshot};
 use crate::table::{ms, ratio, Table};
 use anyhow::Context;
 use liveness_capture::{seal, KeyId, PrivateKey};
-use liveness_pipeline::config::StorageConfig;
+use liveness_pipeline::config::{Checksums, StorageConfig};
 use liveness_pipeline::storage::Storage;
 use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// PUTs per mode, in rounds of 25 alternating between the modes.
+    /// PUTs (then GETs of the same keys) per mode, in rounds of 25 alternating between modes.
     #[arg(long, default_value_t = 400)]
     puts: usize,
     #[arg(long, env = "LIVENESS_MODEL_DIR", default_value = "models/assets")]
     models: PathBuf,
-    #[arg(long, default_value = "http://127.0.0.1:8014")]
-    s3: String,
+    /// S3 servers to compare, each as PROCESS_NAME@ENDPOINT (the name counts its CPU), e.g.
+    /// liveness-s3-dev@http://127.0.0.1:8014,s3s-fs@http://127.0.0.1:8015.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "liveness-s3-dev@http://127.0.0.1:8014"
+    )]
+    servers: Vec<String>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -26,7 +33,7 @@ struct Cost {
     client_ticks: u64,
     server_ticks: u64,
     wall_secs: f64,
-    puts: usize,
+    requests: usize,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -41,76 +48,90 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     )?;
 
     let base = StorageConfig::from_env()?;
-    let storage = |sign_payload| {
-        Storage::new(&StorageConfig {
-            endpoint: args.s3.clone(),
-            bucket: format!("bench-storage-{}", std::process::id()),
-            sign_payload,
-            ..base.clone()
-        })
-    };
+    let bucket = format!("bench-storage-{}", std::process::id());
     let modes = [
-        ("signed payload", storage(true)),
-        ("UNSIGNED-PAYLOAD", storage(false)),
+        ("signed payload, CRC", true, Checksums::WhenSupported),
+        ("UNSIGNED-PAYLOAD, CRC", false, Checksums::WhenSupported),
+        ("UNSIGNED-PAYLOAD, no CRC", false, Checksums::WhenRequired),
     ];
-    modes[0].1.ensure_bucket().await?;
-    let server = procstat::pids_named("s3s-fs");
-    let me = [std::process::id()];
-    let mut costs = [Cost::default(); 2];
-    let round = 25;
-    let mut keys = Vec::new();
-    for r in 0..args.puts.div_ceil(round) {
-        for (m, (_, s)) in modes.iter().enumerate() {
-            let (client0, server0, t0) = (Snapshot::of(&me), Snapshot::of(&server), Instant::now());
-            for i in 0..round {
-                let key = format!("m{m}/r{r}/{i}");
-                s.put(&key, packet.clone()).await?;
-                keys.push(key);
-            }
-            let c = &mut costs[m];
-            c.wall_secs += t0.elapsed().as_secs_f64();
-            c.client_ticks += Snapshot::of(&me).since(&client0);
-            c.server_ticks += Snapshot::of(&server).since(&server0);
-            c.puts += round;
+    // One client per server and mode, each with its own connections, all kept alive.
+    let mut setups = Vec::new();
+    for server in &args.servers {
+        let (process, endpoint) = server
+            .split_once('@')
+            .context("--servers takes PROCESS_NAME@ENDPOINT")?;
+        let pids = procstat::pids_named(process);
+        anyhow::ensure!(!pids.is_empty(), "no process named {process} runs");
+        for (mode, sign_payload, checksums) in modes {
+            let storage = Storage::new(&StorageConfig {
+                endpoint: endpoint.to_string(),
+                bucket: bucket.clone(),
+                sign_payload,
+                checksums,
+                ..base.clone()
+            });
+            storage.ensure_bucket().await?;
+            setups.push((format!("{process}: {mode}"), storage, pids.clone()));
         }
     }
-    for key in &keys {
-        let _ = modes[0].1.delete(key).await;
+    let me = [std::process::id()];
+    // [setup][put, get]
+    let mut costs = vec![[Cost::default(); 2]; setups.len()];
+    let round = 25;
+    for r in 0..args.puts.div_ceil(round) {
+        for (m, (_, s, server)) in setups.iter().enumerate() {
+            let keys: Vec<String> = (0..round).map(|i| format!("m{m}/r{r}/{i}")).collect();
+            for (op, cost) in costs[m].iter_mut().enumerate() {
+                let (client0, server0, t0) =
+                    (Snapshot::of(&me), Snapshot::of(server), Instant::now());
+                for key in &keys {
+                    if op == 0 {
+                        s.put(key, packet.clone()).await?;
+                    } else {
+                        let body = s.get(key).await?;
+                        anyhow::ensure!(body == packet, "GET returned another body");
+                    }
+                }
+                cost.wall_secs += t0.elapsed().as_secs_f64();
+                cost.client_ticks += Snapshot::of(&me).since(&client0);
+                cost.server_ticks += Snapshot::of(server).since(&server0);
+                cost.requests += round;
+            }
+            for key in &keys {
+                s.delete(key).await?;
+            }
+        }
     }
 
     let tick_ms = 1e3 / procstat::ticks_per_second();
-    let per_put = |c: &Cost| {
+    let per_request = |c: &Cost| {
         [
-            c.client_ticks as f64 * tick_ms / c.puts as f64,
-            c.server_ticks as f64 * tick_ms / c.puts as f64,
-            c.wall_secs * 1e3 / c.puts as f64,
+            c.client_ticks as f64 * tick_ms / c.requests as f64,
+            c.server_ticks as f64 * tick_ms / c.requests as f64,
+            c.wall_secs * 1e3 / c.requests as f64,
         ]
     };
-    let (signed, unsigned) = (per_put(&costs[0]), per_put(&costs[1]));
     let mut table = Table::new(&[
-        &format!("PUT of a {} KiB sealed capture", packet.len() / 1024),
-        "signed payload",
-        "UNSIGNED-PAYLOAD",
-        "unsigned / signed",
+        &format!("{} KiB sealed capture, ms per request", packet.len() / 1024),
+        "PUT client CPU",
+        "PUT server CPU",
+        "PUT wall",
+        "GET client CPU",
+        "GET server CPU",
+        "GET wall",
+        "GET wall / first row",
     ]);
-    for (i, what) in [
-        "client CPU ms per PUT",
-        "S3 server CPU ms per PUT",
-        "wall ms per PUT",
-    ]
-    .iter()
-    .enumerate()
-    {
-        table.row(vec![
-            what.to_string(),
-            ms(signed[i]),
-            ms(unsigned[i]),
-            ratio(unsigned[i], signed[i]),
-        ]);
+    let first_get_wall = per_request(&costs[0][1])[2];
+    for ((name, _, _), cost) in setups.iter().zip(&costs) {
+        let (put, get) = (per_request(&cost[0]), per_request(&cost[1]));
+        let mut cells = vec![name.clone()];
+        cells.extend(put.iter().chain(&get).map(|v| ms(*v)));
+        cells.push(ratio(get[2], first_get_wall));
+        table.row(cells);
     }
     print!(
-        "\n### Object storage ({} PUTs per mode)\n\n{}",
-        costs[0].puts,
+        "\n### Object storage ({} PUTs and GETs per row, interleaved in rounds of {round}, kept-alive connections)\n\n{}",
+        costs[0][0].requests,
         table.markdown()
     );
     Ok(())

@@ -10,6 +10,13 @@ if [[ -z "${LIVENESS_MODEL_MIRROR:-}" && -d ../shared/models ]]; then
   export LIVENESS_MODEL_MIRROR="$PWD/../shared/models:$PWD/../shared/images"
 fi
 
+# Every script builds the same targets with the same features, so that one build serves the
+# tests, the binaries and the local stack's S3 server (a narrower target set would unify
+# dependency features differently and rebuild them).
+build_workspace() {
+  cargo build --release --locked --workspace --all-targets
+}
+
 apt_install() {
   if [[ ! -f /var/lib/apt/lists/.liveness-updated ]]; then
     apt-get update -qq && touch /var/lib/apt/lists/.liveness-updated

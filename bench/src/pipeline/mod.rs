@@ -8,7 +8,7 @@ mod rig;
 use crate::table::{ms, ratio, Table};
 use anyhow::Context;
 use liveness_models::{Engine, EngineConfig, ModelPaths};
-use procstat::{Snapshot, SERVICES};
+use procstat::Snapshot;
 use rig::{submit_all_async, Rig};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +45,9 @@ pub struct Args {
     amqp: String,
     #[arg(long, default_value = "http://127.0.0.1:8014")]
     s3: String,
+    /// The S3 server's process name, to count its CPU and pin it.
+    #[arg(long, default_value = "liveness-s3-dev")]
+    s3_process: String,
 }
 
 /// Which cores each part runs on.
@@ -170,8 +173,8 @@ impl Usage {
             ("worker(s)".to_string(), Snapshot::of(&rig.worker_pids())),
             ("producer".to_string(), Snapshot::of(&[rig.producer.id()])),
         ];
-        for (label, comm) in SERVICES {
-            parts.push((label.to_string(), Snapshot::of(&procstat::pids_named(comm))));
+        for (label, comm) in procstat::services(&rig.s3_process) {
+            parts.push((label, Snapshot::of(&procstat::pids_named(&comm))));
         }
         parts.push((
             "load client (this process)".to_string(),
@@ -363,7 +366,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Some(rest) => {
             procstat::pin(me, rest)?;
             procstat::pin(rig.producer.id(), rest)?;
-            Some(procstat::ServicePinning::apply(rest, &place.all)?)
+            Some(procstat::ServicePinning::apply(
+                procstat::services(&args.s3_process),
+                rest,
+                &place.all,
+            )?)
         }
         None => None,
     };

@@ -5,12 +5,15 @@ use anyhow::Context;
 use std::collections::HashMap;
 use std::process::Command;
 
-/// The services the pipeline talks to, by the kernel's process name.
-pub const SERVICES: [(&str, &str); 3] = [
-    ("PostgreSQL", "postgres"),
-    ("RabbitMQ", "beam.smp"),
-    ("S3 (s3s-fs)", "s3s-fs"),
-];
+/// The services the pipeline talks to, by the kernel's process name; the S3 server's name
+/// is the benchmark's `--s3-process`.
+pub fn services(s3_process: &str) -> [(String, String); 3] {
+    [
+        ("PostgreSQL".into(), "postgres".into()),
+        ("RabbitMQ".into(), "beam.smp".into()),
+        (format!("S3 ({s3_process})"), s3_process.into()),
+    ]
+}
 
 /// Clock ticks per second of /proc/*/stat times.
 pub fn ticks_per_second() -> f64 {
@@ -106,14 +109,20 @@ pub fn pin(pid: u32, cpus: &str) -> anyhow::Result<()> {
 /// failed run does not leave the machine's PostgreSQL on one core.
 pub struct ServicePinning {
     all_cpus: String,
+    services: [(String, String); 3],
 }
 
 impl ServicePinning {
-    pub fn apply(cpus: &str, all_cpus: &str) -> anyhow::Result<Self> {
+    pub fn apply(
+        services: [(String, String); 3],
+        cpus: &str,
+        all_cpus: &str,
+    ) -> anyhow::Result<Self> {
         let guard = Self {
             all_cpus: all_cpus.to_string(),
+            services,
         };
-        for (_, comm) in SERVICES {
+        for (_, comm) in &guard.services {
             // New PostgreSQL backends fork from the postmaster and inherit its mask.
             for pid in pids_named(comm) {
                 pin(pid, cpus)?;
@@ -125,7 +134,7 @@ impl ServicePinning {
 
 impl Drop for ServicePinning {
     fn drop(&mut self) {
-        for (_, comm) in SERVICES {
+        for (_, comm) in &self.services {
             for pid in pids_named(comm) {
                 let _ = pin(pid, &self.all_cpus);
             }

@@ -40,6 +40,7 @@ pub struct Rig {
     bin_dir: PathBuf,
     pub producer: Child,
     pub workers: Vec<Child>,
+    pub s3_process: String,
 }
 
 fn now_ms() -> u64 {
@@ -159,6 +160,7 @@ impl Rig {
             bin_dir,
             producer,
             workers: Vec::new(),
+            s3_process: args.s3_process.clone(),
         })
     }
 
