@@ -46,21 +46,21 @@ fn from_storage(e: StorageError) -> JobError {
 /// an object that still differs is never judged, since its verdict would be about bytes the
 /// client did not send: the client gets a failed verdict and can submit again.
 async fn fetch_packet(worker: &Worker, key: &str, sha256: &[u8]) -> Result<Vec<u8>, JobError> {
-    let mut packet = worker.storage.get(key).await.map_err(from_storage)?;
-    if Sha256::digest(&packet).as_slice() != sha256 {
+    for attempt in 1..=2 {
+        let packet = worker.storage.get(key).await.map_err(from_storage)?;
+        if Sha256::digest(&packet).as_slice() == sha256 {
+            return Ok(packet);
+        }
         tracing::warn!(
             key,
-            "stored capture differs from what was received; fetching again"
+            attempt,
+            "stored capture differs from what was received"
         );
-        packet = worker.storage.get(key).await.map_err(from_storage)?;
-        if Sha256::digest(&packet).as_slice() != sha256 {
-            return Err(JobError::Abort {
-                code: RejectionCode::UnknownError,
-                reason: format!("stored capture {key} differs from what was received"),
-            });
-        }
     }
-    Ok(packet)
+    Err(JobError::Abort {
+        code: RejectionCode::UnknownError,
+        reason: format!("stored capture {key} differs from what was received"),
+    })
 }
 
 fn now_ms() -> u64 {

@@ -3,7 +3,7 @@
 
 mod support;
 
-use lapin::options::{BasicGetOptions, BasicPublishOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
 use lapin::BasicProperties;
 use liveness_pipeline::queue;
 use std::time::{Duration, Instant};
@@ -15,13 +15,21 @@ async fn dead_letters(stack: &Stack) -> Vec<Vec<u8>> {
     let channel = connection.create_channel().await.unwrap();
     let dead = queue::dead_letter_queue(&config.queue);
     let mut bodies = Vec::new();
+    // Acknowledged only once read here: with no_ack, a message the broker had sent but that
+    // got lost on the way into this test was gone from every queue.
     while let Some(message) = channel
-        .basic_get(dead.as_str().into(), BasicGetOptions { no_ack: true })
+        .basic_get(dead.as_str().into(), BasicGetOptions { no_ack: false })
         .await
         .unwrap()
     {
         bodies.push(message.delivery.data.clone());
+        message
+            .delivery
+            .ack(BasicAckOptions::default())
+            .await
+            .unwrap();
     }
+    connection.close(200, "read".into()).await.unwrap();
     bodies
 }
 
@@ -86,9 +94,7 @@ async fn job_that_keeps_failing_transiently_is_retried_then_dead_lettered() {
     let mut config = stack.worker_config.clone();
     config.storage.endpoint = "http://127.0.0.1:1".into();
     config.retry_base = Duration::from_millis(20);
-    let worker = liveness_worker::Worker::build(config).await.unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped));
+    let worker = LateWorker::start(config).await;
 
     let dead = wait_for_dead_letters(&stack).await;
     let job: queue::Job = serde_json::from_slice(&dead[0]).unwrap();
@@ -104,8 +110,7 @@ async fn job_that_keeps_failing_transiently_is_retried_then_dead_lettered() {
         "tried once, redelivered up to the limit"
     );
     assert_eq!(stack.verdict_count(id).await, 0, "no verdict was invented");
-    let _ = stop.send(true);
-    running.await.unwrap().unwrap();
+    worker.stop().await;
     stack.stop().await;
 }
 
@@ -118,11 +123,7 @@ async fn graceful_shutdown_finishes_jobs_in_flight() {
     .await;
     let client = stack.client("graceful").await;
     stack.submit_live_async(&client, 6).await;
-    let worker = liveness_worker::Worker::build(stack.worker_config.clone())
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped));
+    let worker = LateWorker::start(stack.worker_config.clone()).await;
     wait_for("a job in flight", || async {
         sqlx::query_scalar::<_, i64>(
             "SELECT count(*) FROM transactions WHERE status = 'processing'",
@@ -133,8 +134,7 @@ async fn graceful_shutdown_finishes_jobs_in_flight() {
             > 0
     })
     .await;
-    let _ = stop.send(true);
-    running.await.unwrap().unwrap();
+    worker.stop().await;
     // Nothing is left half-done: every job is either finished or still queued for later.
     let states: Vec<String> =
         sqlx::query_scalar("SELECT status::text FROM transactions ORDER BY id")
@@ -171,19 +171,14 @@ async fn capture_altered_in_storage_is_never_judged() {
     packet[middle] ^= 0x01;
     storage.put(&key, packet).await.unwrap();
 
-    let worker = liveness_worker::Worker::build(stack.worker_config.clone())
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn(worker.run(stopped));
+    let worker = LateWorker::start(stack.worker_config.clone()).await;
     for &id in &ids {
         wait_for("both verdicts", || async {
             stack.verdict_count(id).await == 1
         })
         .await;
     }
-    let _ = stop.send(true);
-    run.await.unwrap().unwrap();
+    worker.stop().await;
 
     let (status, altered) = stack.lookup(&client, ids[0]).await;
     assert_eq!(status, 200);

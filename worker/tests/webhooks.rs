@@ -359,15 +359,12 @@ async fn private_addresses_are_refused_unless_allowed() {
     // Judge it with a worker whose dispatcher keeps the default policy.
     let mut config = stack.worker_config.clone();
     config.webhooks = None;
-    let worker = liveness_worker::Worker::build(config).await.unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn(worker.run(stopped));
+    let worker = LateWorker::start(config).await;
     wait_for("the verdict", || async {
         stack.lookup(&client, ids[0]).await.1["status"] == "done"
     })
     .await;
-    let _ = stop.send(true);
-    run.await.unwrap().unwrap();
+    worker.stop().await;
 
     let strict = liveness_webhooks::Dispatcher::new(
         stack.db.clone(),
@@ -449,14 +446,9 @@ async fn capture_that_cannot_be_judged_sends_liveness_failed() {
         .delete(&key)
         .await
         .unwrap();
-    let worker = liveness_worker::Worker::build(stack.worker_config.clone())
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn(worker.run(stopped));
+    let worker = LateWorker::start(stack.worker_config.clone()).await;
     wait_for("the event", || async { !receiver.received().is_empty() }).await;
-    let _ = stop.send(true);
-    run.await.unwrap().unwrap();
+    worker.stop().await;
     let event: Value = serde_json::from_str(&receiver.received()[0].body).unwrap();
     assert_eq!(event["type"], "liveness.failed");
     assert_eq!(event["data"]["status"], "failed");

@@ -97,15 +97,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+fn load_engine(args: &Args, threads: usize) -> anyhow::Result<Engine> {
+    let config = EngineConfig {
+        threads,
+        ..EngineConfig::default()
+    };
+    Ok(Engine::load(&ModelPaths::in_dir(&args.models), config)?)
+}
+
 /// Median engine time per capture (three frames), one thread, as the worker runs them.
 fn engine_alone(args: &Args, bursts: &[Vec<Vec<u8>>]) -> anyhow::Result<f64> {
-    let engine = Engine::load(
-        &ModelPaths::in_dir(&args.models),
-        EngineConfig {
-            threads: 1,
-            ..EngineConfig::default()
-        },
-    )?;
+    let engine = load_engine(args, 1)?;
     // The first runs touch fresh memory and caches: not what a running worker sees.
     for burst in bursts.iter().take(5) {
         let refs: Vec<&[u8]> = burst.iter().map(Vec::as_slice).collect();
@@ -126,13 +128,7 @@ fn engine_alone(args: &Args, bursts: &[Vec<Vec<u8>>]) -> anyhow::Result<f64> {
 /// threads on the frames of many captures at once. Two threads on this VM do not give twice
 /// one thread's rate, which the bound (cores / one thread's time) assumes.
 fn engine_saturated(args: &Args, bursts: &[Vec<Vec<u8>>], threads: usize) -> anyhow::Result<f64> {
-    let engine = Engine::load(
-        &ModelPaths::in_dir(&args.models),
-        EngineConfig {
-            threads,
-            ..EngineConfig::default()
-        },
-    )?;
+    let engine = load_engine(args, threads)?;
     let frames = |range: std::ops::Range<usize>| -> Vec<&[u8]> {
         bursts[range]
             .iter()

@@ -354,6 +354,30 @@ impl Stack {
     }
 }
 
+/// A worker in this process, started once the test has set the stage (with
+/// `in_process_worker: false`), on any configuration.
+pub struct LateWorker {
+    stop: watch::Sender<bool>,
+    run: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl LateWorker {
+    pub async fn start(config: WorkerConfig) -> LateWorker {
+        let worker = Worker::build(config).await.expect("worker starts");
+        let (stop, stopped) = watch::channel(false);
+        LateWorker {
+            stop,
+            run: tokio::spawn(worker.run(stopped)),
+        }
+    }
+
+    /// Graceful shutdown: returns once the jobs in flight are finished.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.run.await.unwrap().expect("worker ran");
+    }
+}
+
 /// The worker binary as a real process against this stack (for kill tests).
 pub fn spawn_worker(stack: &Stack) -> std::process::Child {
     spawn_worker_with(stack, &[])
