@@ -103,6 +103,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
+    for (_, storage, _) in setups.iter() {
+        storage.remove_bucket().await?;
+    }
+
     let tick_ms = 1e3 / procstat::ticks_per_second();
     let per_request = |c: &Cost| {
         [

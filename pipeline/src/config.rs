@@ -82,7 +82,7 @@ impl QueueConfig {
 
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
-    /// S3_ENDPOINT, default http://127.0.0.1:8014 (scripts/stack starts s3s-fs there)
+    /// S3_ENDPOINT, default http://127.0.0.1:8014 (where scripts/stack starts its S3 server)
     pub endpoint: String,
     /// S3_REGION, default us-east-1
     pub region: String,

@@ -167,6 +167,58 @@ impl Storage {
         Ok(())
     }
 
+    /// Deletes every object of the bucket, then the bucket itself: for throwaway buckets
+    /// (tests, benchmarks), which otherwise pile up on the server's disk run after run.
+    /// S3 refuses to delete a bucket that still holds objects, hence the emptying first.
+    /// A bucket that does not exist is already removed.
+    pub async fn remove_bucket(&self) -> Result<(), StorageError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        loop {
+            let page = match self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .send()
+                .await
+            {
+                Ok(page) => page,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_bucket()) => {
+                    return Ok(())
+                }
+                Err(e) => return Err(unavailable(e)),
+            };
+            let objects = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .map(|key| ObjectIdentifier::builder().key(key).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            if objects.is_empty() {
+                break;
+            }
+            let batch = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            self.client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(batch)
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
+        self.client
+            .delete_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     /// Keys under a prefix (first page, up to 1000).
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         let page = self

@@ -5,7 +5,8 @@
 use super::Args;
 use anyhow::Context;
 use liveness_capture::{seal, KeyId, PrivateKey};
-use liveness_pipeline::config::QueueConfig;
+use liveness_pipeline::config::{QueueConfig, StorageConfig};
+use liveness_pipeline::storage::Storage;
 use reqwest::multipart::{Form, Part};
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,8 @@ pub struct Rig {
     pub api: Arc<Api>,
     name: String,
     queue: QueueConfig,
+    /// The producer's bucket, as the producer sees it.
+    storage: Storage,
     admin: PgPool,
     env: Vec<(&'static str, String)>,
     bin_dir: PathBuf,
@@ -94,6 +97,11 @@ impl Rig {
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&admin)
             .await?;
+        let storage = StorageConfig {
+            endpoint: args.s3.clone(),
+            bucket: format!("{name}-captures"),
+            ..StorageConfig::from_env()?
+        };
         let key = PrivateKey::generate(KeyId::parse("bench")?);
         let jwt_secret = format!("{name}-bench-secret-bench-secret-bench");
         let env = vec![
@@ -101,8 +109,8 @@ impl Rig {
             ("DATABASE_MAX_CONNECTIONS", "16".into()),
             ("AMQP_URL", queue.url.clone()),
             ("LIVENESS_QUEUE", queue.queue.clone()),
-            ("S3_ENDPOINT", args.s3.clone()),
-            ("S3_BUCKET", format!("{name}-captures")),
+            ("S3_ENDPOINT", storage.endpoint.clone()),
+            ("S3_BUCKET", storage.bucket.clone()),
             (
                 "LIVENESS_CAPTURE_KEYS",
                 format!("{}={}", key.key_id, key.to_base64()),
@@ -155,6 +163,7 @@ impl Rig {
             }),
             name,
             queue,
+            storage: Storage::new(&storage),
             admin,
             env,
             bin_dir,
@@ -181,12 +190,13 @@ impl Rig {
     }
 
     /// Stops every process (SIGTERM: in-flight jobs finish), then removes the queues (an
-    /// intake run leaves its captures queued) and the database.
+    /// intake run leaves its captures queued), the bucket and the database.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         for child in self.workers.iter_mut().chain([&mut self.producer]) {
             stop(child);
         }
         liveness_pipeline::queue::remove(&self.queue).await?;
+        self.storage.remove_bucket().await?;
         self.api.db.close().await;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",

@@ -195,14 +195,17 @@ impl Stack {
         }
     }
 
-    /// Stops producer and worker, then removes this test's database and queues (the broker
-    /// and the database server are shared by every test and every run).
+    /// Stops producer and worker, then removes this test's database, queues and bucket (the
+    /// broker, the database server and the S3 server are shared by every test and every run).
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         if let Some(worker) = self.worker.take() {
             let _ = tokio::time::timeout(Duration::from_secs(30), worker).await;
         }
         self.db.close().await;
+        let _ = liveness_pipeline::storage::Storage::new(&self.worker_config.storage)
+            .remove_bucket()
+            .await;
         let _ = liveness_pipeline::queue::remove(&QueueConfig {
             url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             ..self.worker_config.queue.clone()
