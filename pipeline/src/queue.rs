@@ -101,10 +101,10 @@ pub async fn declare(channel: &Channel, config: &QueueConfig) -> Result<(), Queu
         "x-delivery-limit".into(),
         AMQPValue::LongUInt(config.delivery_limit),
     );
-    // A quorum queue dead-letters at most once by default: a message whose dead-lettering
-    // fails is dropped. In two suite runs under load a rejected poison job was found in
-    // neither queue. At least once keeps it until the dead-letter queue has confirmed it;
-    // RabbitMQ requires reject-publish overflow for that strategy.
+    // A quorum queue dead-letters at most once by default: RabbitMQ documents that a message
+    // whose dead-lettering fails is then dropped, and a poison job is exactly the one an
+    // operator wants to inspect. At least once keeps it until the dead-letter queue has
+    // confirmed it; RabbitMQ requires reject-publish overflow for that strategy.
     args.insert(
         "x-dead-letter-strategy".into(),
         AMQPValue::LongString(LongString::from("at-least-once")),
