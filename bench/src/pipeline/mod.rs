@@ -19,6 +19,11 @@ pub struct Args {
     /// Captures for each run (each a 3-frame burst of the live sample).
     #[arg(long, default_value_t = 200)]
     captures: usize,
+    /// The sustained run comes in this many rounds, with the engine alone timed on the same
+    /// core before the first and after each: each round's ratio uses the engine time around
+    /// it, since this machine's speed drifts by tens of percent within minutes.
+    #[arg(long, default_value_t = 4)]
+    rounds: usize,
     /// Asynchronous requests in flight from the load client.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -105,23 +110,23 @@ fn load_engine(args: &Args, threads: usize) -> anyhow::Result<Engine> {
     Ok(Engine::load(&ModelPaths::in_dir(&args.models), config)?)
 }
 
-/// Median engine time per capture (three frames), one thread, as the worker runs them.
-fn engine_alone(args: &Args, bursts: &[Vec<Vec<u8>>]) -> anyhow::Result<f64> {
-    let engine = load_engine(args, 1)?;
+/// Median engine time per capture (three frames) over `measured` captures, on a one-thread
+/// engine, as the worker runs them.
+fn engine_alone(engine: &Engine, bursts: &[Vec<Vec<u8>>], measured: usize) -> f64 {
     // The first runs touch fresh memory and caches: not what a running worker sees.
-    for burst in bursts.iter().take(5) {
+    for burst in bursts.iter().take(3) {
         let refs: Vec<&[u8]> = burst.iter().map(Vec::as_slice).collect();
         engine.analyze_many(&refs);
     }
     let mut times = Vec::new();
-    for burst in bursts.iter().skip(5).take(30) {
+    for burst in bursts.iter().skip(3).take(measured) {
         let refs: Vec<&[u8]> = burst.iter().map(Vec::as_slice).collect();
         let t = Instant::now();
         engine.analyze_many(&refs);
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);
-    Ok(percentile(&times, 0.5))
+    percentile(&times, 0.5)
 }
 
 /// Captures per second of the engine alone with every bound core busy: `threads` inference
@@ -143,16 +148,35 @@ fn engine_saturated(args: &Args, bursts: &[Vec<Vec<u8>>], threads: usize) -> any
 }
 
 /// The engine alone (see [`engine_alone`]), on a worker's core when the workers have their
-/// own; leaves this process pinned there.
+/// own (the workers are idle meanwhile); then this process goes back to the cores `then`.
 fn engine_alone_placed(
-    args: &Args,
+    engine: &Engine,
     bursts: &[Vec<Vec<u8>>],
+    measured: usize,
     place: &Placement,
+    then: &str,
 ) -> anyhow::Result<f64> {
+    let me = std::process::id();
     if let Some(core) = &place.engine_core {
-        procstat::pin(std::process::id(), core)?;
+        procstat::pin(me, core)?;
     }
-    engine_alone(args, bursts)
+    let ms = engine_alone(engine, bursts, measured);
+    procstat::pin(me, then)?;
+    Ok(ms)
+}
+
+/// One round of the sustained run: its captures' rate and the engine alone around it.
+struct Round {
+    engine_before_ms: f64,
+    engine_after_ms: f64,
+    rate: f64,
+}
+
+impl Round {
+    /// The bound for this round: cores over the engine time measured around it.
+    fn bound(&self, cores: usize) -> f64 {
+        cores as f64 / ((self.engine_before_ms + self.engine_after_ms) / 2.0 / 1e3)
+    }
 }
 
 /// Producer intake: `captures` fresh captures submitted asynchronously, `in_flight` at a time.
@@ -369,11 +393,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return intake_sweep(&args, &bursts).await;
     }
 
-    let engine_before_ms = engine_alone_placed(&args, &bursts, &place)?;
+    let solo = load_engine(&args, 1)?;
+    let me = std::process::id();
+    let first_engine_ms = engine_alone_placed(&solo, &bursts, 30, &place, &place.all)?;
     // Producer intake with no worker running, on every core (the producer inherits this
     // process's mask).
-    let me = std::process::id();
-    procstat::pin(me, &place.all)?;
     let mut rig = Rig::start(&args).await?;
     let api = rig.api.clone();
     let Intake {
@@ -382,6 +406,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cpu: intake_cpu,
     } = measure_intake(&rig, &bursts, args.captures, args.concurrency).await?;
 
+    let client_cores = place.rest.clone().unwrap_or_else(|| place.all.clone());
     let _pinned = match &place.rest {
         Some(rest) => {
             procstat::pin(me, rest)?;
@@ -395,8 +420,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
 
-    // The workers drain that backlog, then take captures submitted all at once: the time to
-    // the last verdict gives the sustained rate.
+    // The workers drain that backlog first. Then, in rounds, the engine alone is timed while
+    // the workers idle, and a round's captures are submitted all at once: the time to its
+    // last verdict gives its sustained rate.
     for _ in 0..args.workers {
         rig.add_worker(place.threads, place.workers.as_deref())?;
     }
@@ -404,16 +430,47 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let backlog_last_id: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM transactions")
         .fetch_one(&api.db)
         .await?;
-    let packets = api.packets(args.captures, &bursts).await?;
-    let before = Usage::take(&rig);
-    let start = std::time::SystemTime::now();
-    for status in submit_all_async(&api, packets, args.concurrency).await? {
-        anyhow::ensure!(status? == 202, "an asynchronous submit was refused");
+    let rounds = args.rounds.max(1);
+    let per_round = args.captures.div_ceil(rounds);
+    let mut decided = accepted;
+    let mut cpu: Vec<(String, f64)> = Vec::new();
+    let mut sustained = Vec::with_capacity(rounds);
+    let mut engine_before_ms = engine_alone_placed(&solo, &bursts, 15, &place, &client_cores)?;
+    for r in 0..rounds {
+        let offset = (r * per_round) % bursts.len();
+        let packets = api.packets(per_round, &bursts[offset..]).await?;
+        let before = Usage::take(&rig);
+        let start = std::time::SystemTime::now();
+        for status in submit_all_async(&api, packets, args.concurrency).await? {
+            anyhow::ensure!(status? == 202, "an asynchronous submit was refused");
+        }
+        decided += per_round;
+        let last = api.wait_for_verdicts(decided).await?;
+        let round_cpu = Usage::take(&rig).per_capture(&before, per_round);
+        if cpu.is_empty() {
+            cpu = round_cpu.iter().map(|(l, _)| (l.clone(), 0.0)).collect();
+        }
+        for ((_, sum), (_, v)) in cpu.iter_mut().zip(&round_cpu) {
+            *sum += v / rounds as f64;
+        }
+        let engine_after_ms = engine_alone_placed(&solo, &bursts, 15, &place, &client_cores)?;
+        sustained.push(Round {
+            engine_before_ms,
+            engine_after_ms,
+            rate: per_round as f64 / last.duration_since(start)?.as_secs_f64(),
+        });
+        engine_before_ms = engine_after_ms;
     }
-    let last = api.wait_for_verdicts(accepted + args.captures).await?;
-    let throughput = args.captures as f64 / last.duration_since(start)?.as_secs_f64();
-    let cpu = Usage::take(&rig).per_capture(&before, args.captures);
     let stages = stage_means(&api, backlog_last_id).await?;
+    let mut ratios: Vec<f64> = sustained
+        .iter()
+        .map(|r| r.rate / r.bound(place.bound_cores))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let median_ratio = percentile(&ratios, 0.5);
+    let mut rates: Vec<f64> = sustained.iter().map(|r| r.rate).collect();
+    rates.sort_by(f64::total_cmp);
+    let throughput = percentile(&rates, 0.5);
 
     // Latency at half the maximum rate, open loop, synchronous requests.
     let rate = throughput / 2.0;
@@ -432,10 +489,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     drop(api);
     rig.shutdown().await?;
 
-    // Engine alone again, on the same core, now that the stack is idle: the machine's speed
-    // drifts, and the bound uses the mean of both.
-    let engine_after_ms = engine_alone_placed(&args, &bursts, &place)?;
-    let engine_ms = (engine_before_ms + engine_after_ms) / 2.0;
+    let engine_times: Vec<f64> = std::iter::once(first_engine_ms)
+        .chain(sustained.iter().map(|r| r.engine_after_ms))
+        .chain(sustained.first().map(|r| r.engine_before_ms))
+        .collect();
+    let engine_ms = engine_times.iter().sum::<f64>() / engine_times.len() as f64;
     let bound = place.bound_cores as f64 / (engine_ms / 1e3);
     procstat::pin(me, place.workers.as_deref().unwrap_or(&place.all))?;
     let saturated = engine_saturated(&args, &bursts, place.bound_cores)?;
@@ -448,15 +506,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut row = |what: String, value: String, target: &str, r: String| {
         table.row(vec![what, value, target.into(), r]);
     };
+    let (fastest, slowest) = engine_times
+        .iter()
+        .fold((f64::INFINITY, 0f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
     row(
-        "engine alone, one thread, ms per capture (3 frames), before / after".into(),
-        format!("{} / {}", ms(engine_before_ms), ms(engine_after_ms)),
+        format!(
+            "engine alone, one thread, ms per capture (3 frames), mean of {} timings ({}-{})",
+            engine_times.len(),
+            ms(fastest),
+            ms(slowest)
+        ),
+        ms(engine_ms),
         "-",
         "-".into(),
     );
     row(
         format!(
-            "engine bound, captures/s ({} cores / engine time)",
+            "engine bound, captures/s ({} cores / mean engine time)",
             place.bound_cores
         ),
         format!("{bound:.1}"),
@@ -474,12 +540,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
     row(
         format!(
-            "sustained throughput, captures/s, {} worker(s), {} captures",
-            args.workers, args.captures
+            "sustained throughput, captures/s, {} worker(s), median of {rounds} rounds of {per_round}; ratio: median of the rounds' own",
+            args.workers
         ),
         format!("{throughput:.1}"),
         ">= 0.9 x bound",
-        ratio(throughput, bound),
+        format!("{median_ratio:.2}x"),
     );
     row(
         "sustained throughput / engine alone with every bound core busy".into(),
@@ -523,6 +589,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "-".into(),
     );
     print!("\n### Pipeline ({layout})\n\n{}", table.markdown());
+
+    let mut round_table = Table::new(&[
+        "sustained round",
+        "engine alone ms, before / after",
+        "bound, captures/s",
+        "sustained, captures/s",
+        "ratio",
+    ]);
+    for (i, r) in sustained.iter().enumerate() {
+        let bound = r.bound(place.bound_cores);
+        round_table.row(vec![
+            (i + 1).to_string(),
+            format!("{} / {}", ms(r.engine_before_ms), ms(r.engine_after_ms)),
+            format!("{bound:.1}"),
+            format!("{:.1}", r.rate),
+            ratio(r.rate, bound),
+        ]);
+    }
+    print!("\n{}", round_table.markdown());
 
     let mut cpu_table = Table::new(&[
         "CPU ms per capture",
