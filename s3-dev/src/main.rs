@@ -1,10 +1,13 @@
 //! The S3-compatible server of the local stack (`scripts/stack`): the s3s-fs implementation
-//! over a folder, with SigV4 authentication, served with TCP_NODELAY.
+//! over a folder, with SigV4 authentication, served with TCP_NODELAY; deletions also remove
+//! the per-object files s3s-fs leaves behind (`store.rs`).
 //!
 //! Why not the `s3s-fs` binary itself: it leaves Nagle's algorithm on. On a kept-alive
 //! connection the tail of every GET response then waits for the client's delayed ACK, and
 //! each fetch of a 240 KiB capture took 38-44 ms instead of 2 (`bench storage`; curl shows
 //! the same). Production servers (MinIO, AWS) disable Nagle; so does this one.
+
+mod store;
 
 use clap::Parser;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -34,9 +37,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     std::fs::create_dir_all(&args.root)?;
-    let filesystem = s3s_fs::FileSystem::new(&args.root)
-        .map_err(|e| anyhow::anyhow!("cannot serve {}: {e:?}", args.root.display()))?;
-    let mut builder = S3ServiceBuilder::new(filesystem);
+    let mut builder = S3ServiceBuilder::new(store::DevStore::new(args.root.clone())?);
     builder.set_auth(SimpleAuth::from_single(args.access_key, args.secret_key));
     let service = builder.build();
 
