@@ -219,6 +219,21 @@ impl Storage {
         Ok(())
     }
 
+    /// The names of every bucket these credentials can see.
+    pub async fn bucket_names(&self) -> Result<Vec<String>, StorageError> {
+        let listed = self
+            .client
+            .list_buckets()
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(listed
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_string))
+            .collect())
+    }
+
     /// Keys under a prefix (first page, up to 1000).
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         let page = self

@@ -8,13 +8,14 @@ pub mod receiver;
 use liveness_capture::{seal, KeyId, Keyring, Payload, PrivateKey};
 use liveness_models::EngineConfig;
 use liveness_pipeline::config::{DatabaseConfig, QueueConfig, StorageConfig};
+use liveness_pipeline::storage::Storage;
 use liveness_producer::{Application, ProducerConfig};
 use liveness_webhooks::DispatcherConfig;
 use liveness_worker::{Worker, WorkerConfig};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 use sqlx::PgPool;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
@@ -35,6 +36,32 @@ fn unique(prefix: &str) -> String {
         std::process::id(),
         rand::random::<u16>()
     )
+}
+
+/// Removes the buckets of earlier test processes that died before their `Stack::stop` (a
+/// failed assertion, a kill). Bucket names carry the test process's pid (`lvt<pid>-...`), so a
+/// bucket whose process no longer runs is a leftover; live runs' buckets are never touched.
+async fn remove_dead_runs_buckets(storage: &StorageConfig) {
+    let Ok(names) = Storage::new(storage).bucket_names().await else {
+        return; // the test itself will report an unreachable S3 server
+    };
+    for name in names {
+        let Some(pid) = name
+            .strip_prefix("lvt")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let leftover = StorageConfig {
+            bucket: name,
+            ..storage.clone()
+        };
+        let _ = Storage::new(&leftover).remove_bucket().await;
+    }
 }
 
 pub struct Stack {
@@ -120,6 +147,10 @@ impl Stack {
             bucket: name.replace('x', "-"),
             ..StorageConfig::from_env().expect("S3_* settings")
         };
+        static LEFTOVERS_REMOVED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+        LEFTOVERS_REMOVED
+            .get_or_init(|| remove_dead_runs_buckets(&storage))
+            .await;
         let producer_storage = StorageConfig {
             endpoint: options
                 .s3_endpoint
@@ -203,7 +234,7 @@ impl Stack {
             let _ = tokio::time::timeout(Duration::from_secs(30), worker).await;
         }
         self.db.close().await;
-        let _ = liveness_pipeline::storage::Storage::new(&self.worker_config.storage)
+        let _ = Storage::new(&self.worker_config.storage)
             .remove_bucket()
             .await;
         let _ = liveness_pipeline::queue::remove(&QueueConfig {
