@@ -150,11 +150,7 @@ async fn default_policy_flags_the_fake_camera_as_injection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camera_and_network_failures_are_reported_clearly() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let video = video_path("errors");
     std::fs::create_dir_all(video.parent().unwrap()).unwrap();
     y4m_of("silentface_image_T1.jpg", 2, &video);

@@ -37,11 +37,7 @@ async fn settle(stack: &Stack) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_worker_jobs_are_redelivered_and_judged_once() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let client = stack.client("crash").await;
     let ids = stack.submit_live_async(&client, 16).await;
 

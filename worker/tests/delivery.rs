@@ -77,11 +77,7 @@ async fn poison_message_is_dead_lettered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_that_keeps_failing_transiently_is_retried_then_dead_lettered() {
     // The producer stores captures; the worker cannot reach the object storage at all.
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let client = stack.client("transient").await;
     let nonce = stack.nonce(&client).await;
     let (packet, _) = stack.packet("silentface_image_T1.jpg", &nonce);
@@ -116,11 +112,7 @@ async fn job_that_keeps_failing_transiently_is_retried_then_dead_lettered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_finishes_jobs_in_flight() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let client = stack.client("graceful").await;
     stack.submit_live_async(&client, 6).await;
     let worker = LateWorker::start(stack.worker_config.clone()).await;
@@ -151,11 +143,7 @@ async fn graceful_shutdown_finishes_jobs_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capture_altered_in_storage_is_never_judged() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let client = stack.client("altered").await;
     let ids = stack.submit_live_async(&client, 2).await;
     // One stored packet gets one byte changed before any worker reads it. The sealed packet

@@ -403,11 +403,7 @@ async fn broker_down_is_503_and_nothing_is_half_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_health_and_metrics_are_served() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let spec: Value = stack
         .client
         .get(stack.url("/api/v3/openapi.json"))

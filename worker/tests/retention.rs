@@ -111,11 +111,7 @@ async fn capture_deleted_on_request_keeps_the_verdict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capture_still_being_judged_cannot_be_deleted() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let client = stack.client("queued").await;
     let ids = stack.submit_live_async(&client, 1).await;
     let (status, body) = delete_capture(&stack, &client, ids[0]).await;

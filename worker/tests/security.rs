@@ -84,11 +84,7 @@ fn fill(path: &str, id: &str, endpoint: &str, msg: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tokens_are_refused_on_every_route() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let victim = stack.client("victim").await;
     let secret = stack.producer_config.jwt_secret.clone();
     let header = b64(&json!({ "alg": "HS256", "typ": "JWT" }));
@@ -202,11 +198,7 @@ async fn another_tenants_token_finds_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn path_tricks_in_ids_are_not_found() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let client = stack.client("paths").await;
     let id = stack.submit_live_async(&client, 1).await[0];
     let before = stored(&stack).await;
@@ -234,11 +226,7 @@ async fn path_tricks_in_ids_are_not_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nul_bytes_are_client_errors_not_server_errors() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let client = stack.client("nul").await;
     let token = stack
         .client
@@ -283,11 +271,7 @@ async fn nul_bytes_are_client_errors_not_server_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_tenants_tokens_stop_working_before_they_expire() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let tenant = stack.client("revoked").await;
     let bystander = stack.client("bystander").await;
     let keys = "/api/v3/biometrics/liveness/keys";

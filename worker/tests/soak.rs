@@ -138,13 +138,7 @@ async fn soak_under_faults() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(160);
-    let stack = Arc::new(
-        Stack::start_with(Options {
-            in_process_worker: false,
-            ..Options::default()
-        })
-        .await,
-    );
+    let stack = Arc::new(Stack::without_worker().await);
     let client = Arc::new(stack.client("soak").await);
     let mut receiver = Receiver::start().await;
     stack.add_endpoint(&client, &receiver.url()).await;

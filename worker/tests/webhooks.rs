@@ -347,11 +347,7 @@ async fn per_request_url_only_to_an_allowed_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_addresses_are_refused_unless_allowed() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let client = stack.client("ssrf").await;
     let receiver = Receiver::start().await;
     stack.add_endpoint(&client, &receiver.url()).await;
@@ -387,11 +383,7 @@ async fn private_addresses_are_refused_unless_allowed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispatcher_killed_mid_delivery_delivers_after_restart() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let client = stack.client("killed").await;
     let receiver = Receiver::start().await;
     stack.add_endpoint(&client, &receiver.url()).await;
@@ -427,11 +419,7 @@ async fn dispatcher_killed_mid_delivery_delivers_after_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capture_that_cannot_be_judged_sends_liveness_failed() {
-    let stack = Stack::start_with(Options {
-        in_process_worker: false,
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::without_worker().await;
     let client = stack.client("failed").await;
     let receiver = Receiver::start().await;
     stack.add_endpoint(&client, &receiver.url()).await;

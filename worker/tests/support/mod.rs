@@ -123,6 +123,16 @@ impl Stack {
         Self::start_with(Options::default()).await
     }
 
+    /// Producer only: the test starts a worker when it needs one (a `LateWorker`, or a
+    /// process it can kill), or none at all.
+    pub async fn without_worker() -> Stack {
+        Self::start_with(Options {
+            in_process_worker: false,
+            ..Options::default()
+        })
+        .await
+    }
+
     pub async fn start_with(options: Options) -> Stack {
         let name = unique("lvt");
         let admin = PgPool::connect(ADMIN_DATABASE_URL)
