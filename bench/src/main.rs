@@ -3,6 +3,7 @@
 mod engine;
 mod pipeline;
 mod profile;
+mod same_face;
 mod storage;
 mod table;
 mod torch;
@@ -26,6 +27,8 @@ enum Command {
     Storage(storage::Args),
     /// Per-operator time profile of each model in tract.
     Profile(profile::Args),
+    /// Calibration of the `same_face` capture check on jittered bursts of the samples.
+    SameFace(same_face::Args),
     /// Internal: load every model, analyse the images once, print peak RSS in KiB.
     #[command(hide = true)]
     Rss(engine::RssArgs),
@@ -37,6 +40,7 @@ fn main() -> anyhow::Result<()> {
         Command::Storage(args) => tokio::runtime::Runtime::new()?.block_on(storage::run(args)),
         Command::Engine(args) => engine::run(args),
         Command::Profile(args) => profile::run(args),
+        Command::SameFace(args) => same_face::run(args),
         Command::Rss(args) => engine::rss(args),
     }
 }

@@ -3,6 +3,7 @@
 //! score (sum of the weights of passed signals minus those of failed ones, unbounded, for
 //! calibration) and the probability (0 when any signal fails, else 1).
 
+use crate::continuity::{compare, Comparison, FaceGeometry};
 use crate::keys::Keyring;
 use crate::packet::{open, OpenError};
 use crate::payload::Payload;
@@ -14,10 +15,10 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignalName {
-    /// The packet is well-formed, decrypts and authenticates (not tampered or truncated).
+    /// The packet decrypts and authenticates (not tampered or truncated) and its payload is
+    /// well-formed. (Its header was checked at intake: a packet that is not one, or is sealed to
+    /// a key this server never issued, is a client error and never reaches assessment.)
     PacketIntact,
-    /// It is sealed to a key this server holds.
-    KnownKey,
     /// It carries a nonce this server issued, unexpired and not used by another submission.
     NonceValid,
     /// This exact packet was not submitted before.
@@ -26,7 +27,7 @@ pub enum SignalName {
     FramesNotReplayed,
     /// Each frame's bytes hash to the digest the metadata gives.
     FrameHashesMatch,
-    /// The `selfie` sent beside the packet is one of the sealed frames.
+    /// The `selfie` sent beside the packet is the sealed frame the server chose (the middle one).
     SelfieIsSealedFrame,
     /// The camera label names no virtual camera.
     PhysicalCamera,
@@ -38,13 +39,15 @@ pub enum SignalName {
     FrameSizesMatch,
     /// Consecutive frames differ by at least sensor noise (an injected still image does not).
     FramesDiffer,
+    /// Consecutive frames show the same face: it moves and scales within what a burst allows,
+    /// its landmarks keep their shape, and the aligned face crops stay alike.
+    SameFace,
 }
 
 impl SignalName {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PacketIntact => "packet_intact",
-            Self::KnownKey => "known_key",
             Self::NonceValid => "nonce_valid",
             Self::PacketNotReplayed => "packet_not_replayed",
             Self::FramesNotReplayed => "frames_not_replayed",
@@ -55,6 +58,7 @@ impl SignalName {
             Self::TimestampsPlausible => "timestamps_plausible",
             Self::FrameSizesMatch => "frame_sizes_match",
             Self::FramesDiffer => "frames_differ",
+            Self::SameFace => "same_face",
         }
     }
 
@@ -63,7 +67,6 @@ impl SignalName {
     pub fn weight(self) -> f64 {
         match self {
             Self::PacketIntact => 0.2,
-            Self::KnownKey => 0.05,
             Self::NonceValid => 0.15,
             Self::PacketNotReplayed => 0.15,
             Self::FramesNotReplayed => 0.1,
@@ -74,6 +77,7 @@ impl SignalName {
             Self::TimestampsPlausible => 0.05,
             Self::FrameSizesMatch => 0.05,
             Self::FramesDiffer => 0.15,
+            Self::SameFace => 0.15,
         }
     }
 }
@@ -105,6 +109,17 @@ pub struct Policy {
     pub trusted_camera_labels: Vec<String>,
     /// Automation flags that do not fail `no_automation`. Test rigs only: empty in production.
     pub ignored_automation_flags: Vec<String>,
+    /// `same_face`: how far the face box may move between consecutive frames, in widths of
+    /// the first box.
+    pub max_face_shift: f64,
+    /// `same_face`: |ln(width ratio)| of consecutive face boxes.
+    pub max_face_scale_change: f64,
+    /// `same_face`: RMS landmark residual after the best similarity fit, in interocular
+    /// distances.
+    pub max_landmark_deviation: f64,
+    /// `same_face`: normalised cross-correlation below which two aligned face crops are not
+    /// the same face (calibrated in docs/capture-packet.md).
+    pub min_face_similarity: f64,
 }
 
 impl Default for Policy {
@@ -139,6 +154,14 @@ impl Default for Policy {
             min_frame_difference: 0.5,
             trusted_camera_labels: Vec::new(),
             ignored_automation_flags: Vec::new(),
+            // Calibrated with `bench same-face` (docs/capture-packet.md): one person's jittered
+            // bursts reached shift 0.36, scale 0.27, landmarks 0.10 and correlated at 0.72 or
+            // more; two different people at 0.32 at most. The limits leave room for what the
+            // simulation lacks (blinks, expressions, motion blur).
+            max_face_shift: 0.6,
+            max_face_scale_change: 0.4,
+            max_landmark_deviation: 0.2,
+            min_face_similarity: 0.6,
         }
     }
 }
@@ -186,23 +209,38 @@ impl Assessment {
 pub struct Submission<'a> {
     /// The `encrypted_file` bytes.
     pub packet: &'a [u8],
-    /// The optional `selfie` image sent beside the packet.
-    pub selfie: Option<&'a [u8]>,
+    /// SHA-256 of the optional `selfie` image sent beside the packet (the image itself is not
+    /// kept: the server takes the selfie from the sealed frames).
+    pub selfie_sha256: Option<[u8; 32]>,
     /// Identifies the request to the stores (the transaction id): assessing the same
     /// submission again, as a redelivered job does, is not a replay.
     pub id: &'a str,
+    /// When the server accepted the submission (Unix ms). Nonce expiry and capture age are
+    /// judged as of this moment, not when a worker gets to the job: a queue backlog must not
+    /// turn an honest capture into an attack.
+    pub received_at_ms: u64,
 }
 
-/// Opens the packet and runs every check. Only store outages are errors; everything wrong
-/// with the packet is a failed signal.
+/// Why a packet was not assessed at all. A capture whose header is wrong is a client's
+/// integration mistake, not an attack: intake refuses it, so here it means the server's keys
+/// changed between intake and assessment.
+#[derive(Debug, thiserror::Error)]
+pub enum AssessError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the packet header is not assessable: {0}")]
+    Header(OpenError),
+}
+
+/// Opens the packet and runs every check. Only store outages and header errors are errors;
+/// everything wrong with a packet whose header is sound is a failed signal.
 pub async fn assess(
     submission: Submission<'_>,
     keys: &Keyring,
     policy: &Policy,
     stores: &(impl NonceStore + ReplayStore),
-    now_ms: u64,
-) -> Result<Assessment, StoreError> {
-    let mut a = assess_packet(submission, keys, policy, stores, now_ms).await?;
+) -> Result<Assessment, AssessError> {
+    let mut a = assess_packet(submission, keys, policy, stores).await?;
     if let Some(payload) = &a.payload {
         let decoded: Vec<Option<RgbImage>> = payload
             .frames
@@ -227,12 +265,12 @@ pub async fn assess_packet(
     keys: &Keyring,
     policy: &Policy,
     stores: &(impl NonceStore + ReplayStore),
-    now_ms: u64,
-) -> Result<Assessment, StoreError> {
+) -> Result<Assessment, AssessError> {
     let Submission {
         packet,
-        selfie,
+        selfie_sha256,
         id: submission,
+        received_at_ms: now_ms,
     } = submission;
     let (nonces, replays) = (stores, stores);
     let mut a = Assessment {
@@ -241,14 +279,7 @@ pub async fn assess_packet(
     };
     let payload = match open(packet, keys) {
         Ok(payload) => payload,
-        Err(OpenError::UnknownKeyId(id)) => {
-            a.push(
-                SignalName::KnownKey,
-                false,
-                format!("sealed to unknown key id {id:?}"),
-            );
-            return Ok(a);
-        }
+        Err(e) if e.is_header_error() => return Err(AssessError::Header(e)),
         Err(e) => {
             a.push(SignalName::PacketIntact, false, e.to_string());
             return Ok(a);
@@ -259,7 +290,6 @@ pub async fn assess_packet(
         true,
         format!("{} bytes, {} frames", packet.len(), payload.frames.len()),
     );
-    a.push(SignalName::KnownKey, true, "");
 
     let frame_digests: Vec<[u8; 32]> = payload
         .frames
@@ -267,16 +297,19 @@ pub async fn assess_packet(
         .map(|f| Sha256::digest(&f.jpeg).into())
         .collect();
     check_frame_hashes(&mut a, &payload, &frame_digests);
-    if let Some(selfie) = selfie {
-        let digest = Sha256::digest(selfie);
-        let found = payload
-            .frames
-            .iter()
-            .position(|f| f.sha256 == digest.as_slice());
-        let detail = found.map_or("selfie matches no sealed frame".into(), |i| {
-            format!("frame {i}")
-        });
-        a.push(SignalName::SelfieIsSealedFrame, found.is_some(), detail);
+    if let Some(selfie) = selfie_sha256 {
+        let chosen = payload.selfie_index();
+        let found = frame_digests.iter().position(|d| *d == selfie);
+        let detail = match found {
+            Some(i) if i == chosen => format!("frame {i}"),
+            Some(i) => format!("selfie is frame {i}, not the middle frame {chosen}"),
+            None => "selfie matches no sealed frame".into(),
+        };
+        a.push(
+            SignalName::SelfieIsSealedFrame,
+            found == Some(chosen),
+            detail,
+        );
     }
     let label = payload.camera.label.to_lowercase();
     let trusted = policy.trusted_camera_labels.contains(&payload.camera.label);
@@ -448,6 +481,62 @@ impl Assessment {
                 format!("smallest mean difference between consecutive frames {min:.3}"),
             );
         }
+    }
+}
+
+impl Assessment {
+    /// `same_face`, given the subject's face in each frame where one was found, as (frame
+    /// index, decoded frame, geometry) in capture order. Added only when at least two frames
+    /// show a face: a single face has nothing to be compared with.
+    pub fn check_same_face(&mut self, faces: &[(usize, &RgbImage, FaceGeometry)], policy: &Policy) {
+        if faces.len() < 2 {
+            return;
+        }
+        let mut failed = None;
+        let mut least_alike: Option<(usize, usize, Comparison)> = None;
+        for pair in faces.windows(2) {
+            let ((i, image_a, face_a), (j, image_b, face_b)) = (&pair[0], &pair[1]);
+            let c = compare((image_a, face_a), (image_b, face_b));
+            let mut broken = Vec::new();
+            if c.shift > policy.max_face_shift {
+                broken.push(format!(
+                    "moved {:.3} face widths (at most {})",
+                    c.shift, policy.max_face_shift
+                ));
+            }
+            if c.scale_change > policy.max_face_scale_change {
+                broken.push(format!(
+                    "scale changed by {:.3} (at most {})",
+                    c.scale_change, policy.max_face_scale_change
+                ));
+            }
+            if c.landmark_deviation > policy.max_landmark_deviation {
+                broken.push(format!(
+                    "landmark shape deviates {:.3} (at most {})",
+                    c.landmark_deviation, policy.max_landmark_deviation
+                ));
+            }
+            if c.similarity < policy.min_face_similarity {
+                broken.push(format!(
+                    "aligned faces correlate {:.3} (at least {})",
+                    c.similarity, policy.min_face_similarity
+                ));
+            }
+            if !broken.is_empty() && failed.is_none() {
+                failed = Some(format!("frames {i} and {j}: {}", broken.join("; ")));
+            }
+            if least_alike.is_none_or(|(_, _, worst)| c.similarity < worst.similarity) {
+                least_alike = Some((*i, *j, c));
+            }
+        }
+        let detail = failed.clone().unwrap_or_else(|| {
+            let (i, j, c) = least_alike.expect("at least one pair");
+            format!(
+                "least alike, frames {i} and {j}: moved {:.3}, scale {:.3}, landmarks {:.3}, correlation {:.3}",
+                c.shift, c.scale_change, c.landmark_deviation, c.similarity
+            )
+        });
+        self.push(SignalName::SameFace, failed.is_none(), detail);
     }
 }
 

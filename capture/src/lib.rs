@@ -11,16 +11,21 @@
 //! breakdown of named signals behind them.
 
 mod assess;
+pub mod continuity;
 mod keys;
 mod packet;
 mod payload;
 pub mod simulate;
 mod stores;
 
-pub use assess::{assess, assess_packet, Assessment, Policy, Signal, SignalName, Submission};
+pub use assess::{
+    assess, assess_packet, AssessError, Assessment, Policy, Signal, SignalName, Submission,
+};
+pub use continuity::FaceGeometry;
 pub use keys::{KeyError, KeyId, Keyring, PrivateKey, PublicKey};
 pub use packet::{
-    open, seal, seal_unchecked, OpenError, SealError, HPKE_INFO, MAGIC, MAX_PACKET_BYTES,
+    inspect_header, open, seal, seal_unchecked, Header, OpenError, SealError, HPKE_INFO, MAGIC,
+    MAX_PACKET_BYTES,
 };
 pub use payload::{
     frame_from_jpeg, Camera, Frame, Payload, PayloadError, Platform, Sdk, FORMAT_VERSION,

@@ -97,6 +97,29 @@ pub fn seal_unchecked(payload: &Payload, recipient: &PublicKey) -> Result<Vec<u8
     Ok(packet)
 }
 
+impl OpenError {
+    /// Whether the header alone shows the problem (no decryption needed): the file is not a
+    /// capture packet of this format, or it is sealed to a key this server does not hold.
+    /// Intake refuses those as client errors; the others need the key and are judged.
+    pub fn is_header_error(&self) -> bool {
+        !matches!(self, Self::Decrypt | Self::Payload(_))
+    }
+}
+
+/// What the clear-text header of a packet says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub key_id: &'a str,
+}
+
+/// Checks the header without decrypting anything: size limit, magic, version, key id syntax,
+/// and that the packet is long enough to hold a header and an authentication tag. Whether
+/// the key id is one the server holds is the caller's question (the producer holds only the
+/// public keys).
+pub fn inspect_header(packet: &[u8]) -> Result<Header<'_>, OpenError> {
+    split(packet).map(|(key_id, _, _)| Header { key_id })
+}
+
 /// (key id, header length, encapsulated key)
 fn split(packet: &[u8]) -> Result<(&str, usize, &[u8]), OpenError> {
     if packet.len() > MAX_PACKET_BYTES {

@@ -107,6 +107,12 @@ pub fn frame_from_jpeg(jpeg: Vec<u8>, captured_at_ms: u64) -> Result<Frame, imag
 }
 
 impl Payload {
+    /// Which frame is the selfie: the middle one, index ⌊n/2⌋ from 0. The server chooses it,
+    /// not the client, so the image handed on for face matching is one that was judged.
+    pub fn selfie_index(&self) -> usize {
+        self.frames.len() / 2
+    }
+
     pub fn to_cbor(&self) -> Vec<u8> {
         let mut out = Vec::new();
         ciborium::into_writer(self, &mut out).expect("writing CBOR to memory cannot fail");

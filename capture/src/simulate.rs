@@ -13,15 +13,82 @@ pub fn noisy_burst(image: &RgbImage, count: usize, seed: u32) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// xorshift32: deterministic, dependency-free, plenty for noise and jitter.
+struct Xorshift(u32);
+
+impl Xorshift {
+    fn new(seed: u32) -> Self {
+        Self(seed.wrapping_mul(2_654_435_761) | 1)
+    }
+
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+
+    /// Uniform in [-1, 1].
+    fn signed_unit(&mut self) -> f32 {
+        (self.next() % 20_001) as f32 / 10_000.0 - 1.0
+    }
+}
+
+/// `count` frames of `image` as a hand-held camera takes them about 100 ms apart: each moved
+/// by up to `max_shift_px` pixels in x and y and scaled by up to `max_scale` (0.05: ±5 %)
+/// about the centre, at the same frame size, then given its own sensor noise. For
+/// calibrating and testing the checks that must let a real burst through.
+pub fn jittered_burst(
+    image: &RgbImage,
+    count: usize,
+    seed: u32,
+    max_shift_px: f32,
+    max_scale: f32,
+) -> Vec<Vec<u8>> {
+    let mut rng = Xorshift::new(seed ^ 0x5eed_f00d);
+    (0..count as u32)
+        .map(|i| {
+            let (dx, dy) = (
+                rng.signed_unit() * max_shift_px,
+                rng.signed_unit() * max_shift_px,
+            );
+            let scale = 1.0 + rng.signed_unit() * max_scale;
+            noisy_jpeg(&moved(image, dx, dy, scale), seed.wrapping_add(i))
+        })
+        .collect()
+}
+
+/// The image shifted by (dx, dy) and scaled about its centre, same size, bilinear, edges
+/// repeated.
+fn moved(image: &RgbImage, dx: f32, dy: f32, scale: f32) -> RgbImage {
+    let (w, h) = image.dimensions();
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    RgbImage::from_fn(w, h, |x, y| {
+        let sx = (x as f32 + 0.5 - cx - dx) / scale + cx - 0.5;
+        let sy = (y as f32 + 0.5 - cy - dy) / scale + cy - 0.5;
+        let (x0, y0) = (sx.floor(), sy.floor());
+        let (fx, fy) = (sx - x0, sy - y0);
+        let at = |xi: f32, yi: f32| {
+            image.get_pixel(
+                (xi as i64).clamp(0, w as i64 - 1) as u32,
+                (yi as i64).clamp(0, h as i64 - 1) as u32,
+            )
+        };
+        let (p00, p10) = (at(x0, y0), at(x0 + 1.0, y0));
+        let (p01, p11) = (at(x0, y0 + 1.0), at(x0 + 1.0, y0 + 1.0));
+        image::Rgb(std::array::from_fn(|c| {
+            let top = p00[c] as f32 * (1.0 - fx) + p10[c] as f32 * fx;
+            let bottom = p01[c] as f32 * (1.0 - fx) + p11[c] as f32 * fx;
+            (top * (1.0 - fy) + bottom * fy).round() as u8
+        }))
+    })
+}
+
 fn noisy_jpeg(image: &RgbImage, seed: u32) -> Vec<u8> {
-    // xorshift32: deterministic, dependency-free, plenty for noise.
-    let mut state = seed.wrapping_mul(2_654_435_761) | 1;
+    let mut rng = Xorshift::new(seed);
     let mut noisy = image.clone();
     for channel in noisy.iter_mut() {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        *channel = (*channel as i32 + (state % 9) as i32 - 4).clamp(0, 255) as u8;
+        *channel = (*channel as i32 + (rng.next() % 9) as i32 - 4).clamp(0, 255) as u8;
     }
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, 92)

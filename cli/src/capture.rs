@@ -6,6 +6,7 @@ use liveness_capture::{
     Platform, Policy, PrivateKey, PublicKey, Sdk, Submission, FORMAT_VERSION,
 };
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -248,7 +249,7 @@ pub struct AssessArgs {
     /// Treat this nonce as issued by the server and unused (this command has no session store).
     #[arg(long)]
     issued_nonce: Option<String>,
-    /// The selfie image sent beside the packet.
+    /// The selfie image sent beside the packet (it must be the middle sealed frame).
     #[arg(long)]
     selfie: Option<PathBuf>,
     packet: PathBuf,
@@ -270,10 +271,11 @@ pub fn assess_packet(args: AssessArgs) -> anyhow::Result<()> {
     }
     let submission = Submission {
         packet: &packet,
-        selfie: selfie.as_deref(),
+        selfie_sha256: selfie.map(|s| Sha256::digest(s).into()),
         id: "cli",
+        received_at_ms: now,
     };
-    let assessment = complete_now(assess(submission, &keys, &Policy::default(), &stores, now))?;
+    let assessment = complete_now(assess(submission, &keys, &Policy::default(), &stores))?;
     let out = json!({
         "capture_liveness": { "score": assessment.score(), "probability": assessment.probability() },
         "signals": assessment.signals,

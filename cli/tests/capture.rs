@@ -141,9 +141,8 @@ fn cli_seal_then_assess_is_live() {
 #[test]
 fn cli_test_aids_produce_the_named_failures() {
     let s = setup("aids");
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--tamper"], "packet_intact"),
-        (&["--claim-key-id", "k-2019"], "known_key"),
         (&["--wrong-frame-hash"], "frame_hashes_match"),
         (&["--claim-size", "1920x1080"], "frame_sizes_match"),
         (&["--timestamps", "reversed"], "timestamps_plausible"),
@@ -157,6 +156,22 @@ fn cli_test_aids_produce_the_named_failures() {
         assert_eq!(v["capture_liveness"]["probability"], 0.0, "{aid:?}");
         assert_eq!(failed(&v), vec![signal.to_string()], "{aid:?}");
     }
+    // Sealed to a key id the server never issued: an integration mistake, not judged at all.
+    let packet = seal(
+        &s,
+        "n-key",
+        &["--claim-key-id", "k-2019"],
+        "unknown-key.bin",
+    );
+    let out = liveness(&[
+        "assess",
+        "--keys",
+        &s.private_entry,
+        packet.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\"k-2019\""), "{stderr}");
     std::fs::remove_dir_all(&s.dir).unwrap();
 }
 

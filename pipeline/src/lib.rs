@@ -2,6 +2,7 @@
 //! in migrations/ and its data access), the job message and queue topology, capture storage
 //! in S3, and the rendering of verdicts in the contract's shapes.
 
+pub mod at_rest;
 pub mod config;
 pub mod db;
 pub mod queue;

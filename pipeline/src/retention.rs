@@ -36,13 +36,15 @@ pub struct Target {
     pub status: String,
     pub s3_bucket: String,
     pub packet_key: String,
-    pub selfie_key: Option<String>,
+    /// A `selfie` a client sent before the server chose it (kept until purged).
+    pub legacy_selfie_key: Option<String>,
 }
 
 /// Transactions past their tenant's retention period and not yet purged, oldest first.
 pub async fn expired(pool: &PgPool, limit: i64) -> Result<Vec<Target>, sqlx::Error> {
     sqlx::query_as::<_, Target>(
-        "SELECT t.id, t.tenant_id, t.status::text AS status, t.s3_bucket, t.packet_key, t.selfie_key
+        "SELECT t.id, t.tenant_id, t.status::text AS status, t.s3_bucket, t.packet_key,
+                t.legacy_selfie_key
          FROM transactions t JOIN tenants n ON n.id = t.tenant_id
          WHERE t.purged_at IS NULL AND t.created_at < now() - make_interval(days => n.retention_days)
          ORDER BY t.created_at
@@ -67,8 +69,8 @@ pub async fn target(
     id: i64,
 ) -> Result<Option<TargetState>, sqlx::Error> {
     sqlx::query_as::<_, TargetState>(
-        "SELECT id, tenant_id, status::text AS status, s3_bucket, packet_key, selfie_key,
-                purged_at IS NOT NULL AS purged
+        "SELECT id, tenant_id, status::text AS status, s3_bucket, packet_key,
+                legacy_selfie_key, purged_at IS NOT NULL AS purged
          FROM transactions WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant_id)
@@ -88,7 +90,13 @@ pub async fn purge(
     reason: Reason,
 ) -> Result<bool, PurgeError> {
     let mut deleted = 0;
-    for key in std::iter::once(&target.packet_key).chain(target.selfie_key.as_ref()) {
+    // The selfie's key is derived, not read from the row: a copy written by a job that then
+    // failed unrecorded goes too (deleting a missing object succeeds).
+    let selfie = crate::storage::selfie_key(&target.packet_key);
+    let keys = [&target.packet_key, &selfie]
+        .into_iter()
+        .chain(&target.legacy_selfie_key);
+    for key in keys {
         storage.delete_from(&target.s3_bucket, key).await?;
         deleted += 1;
     }

@@ -9,6 +9,13 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
+/// Where the worker keeps its encrypted copy of a capture's selfie: beside the packet, under
+/// a name derived from the packet's, so retention finds it even if the job that wrote it
+/// never recorded it (a failure after the write).
+pub fn selfie_key(packet_key: &str) -> String {
+    format!("{}.selfie.lvso", packet_key.trim_end_matches(".lvcp"))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("object {0} does not exist")]
@@ -106,10 +113,15 @@ impl Storage {
     }
 
     pub async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StorageError> {
+        self.put_to(&self.bucket, key, body).await
+    }
+
+    /// Writes to a named bucket (beside a transaction's packet, wherever that went).
+    pub async fn put_to(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), StorageError> {
         let put = self
             .client
             .put_object()
-            .bucket(&self.bucket)
+            .bucket(bucket)
             .key(key)
             .content_type("application/octet-stream")
             .body(ByteStream::from(body))
@@ -128,10 +140,15 @@ impl Storage {
     }
 
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, StorageError> {
+        self.get_from(&self.bucket, key).await
+    }
+
+    /// Reads from a named bucket (where a transaction recorded its objects).
+    pub async fn get_from(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StorageError> {
         let object = match self
             .client
             .get_object()
-            .bucket(&self.bucket)
+            .bucket(bucket)
             .key(key)
             .send()
             .await

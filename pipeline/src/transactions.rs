@@ -13,7 +13,10 @@ pub struct TransactionRow {
     pub status: String,
     pub s3_bucket: String,
     pub packet_key: String,
+    /// The worker's encrypted copy of the selfie it chose (set with the verdict).
     pub selfie_key: Option<String>,
+    /// SHA-256 of the `selfie` form field, when the client sent one.
+    pub selfie_sha256: Option<Vec<u8>>,
     pub request_fingerprint: Option<Vec<u8>>,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
@@ -36,7 +39,7 @@ pub struct StartedJob {
 /// static SQL).
 macro_rules! columns {
     () => {
-        "id, tenant_id, status::text AS status, s3_bucket, packet_key, selfie_key, request_fingerprint, attempts, created_at, webhook_url, purged_at"
+        "id, tenant_id, status::text AS status, s3_bucket, packet_key, selfie_key, selfie_sha256, request_fingerprint, attempts, created_at, webhook_url, purged_at"
     };
 }
 
@@ -44,7 +47,7 @@ pub struct NewTransaction<'a> {
     pub tenant_id: i64,
     pub s3_bucket: &'a str,
     pub packet_key: &'a str,
-    pub selfie_key: Option<&'a str>,
+    pub selfie_sha256: Option<&'a [u8]>,
     pub packet_sha256: &'a [u8],
     pub packet_bytes: i32,
     pub citizen_id: Option<&'a str>,
@@ -57,12 +60,12 @@ pub struct NewTransaction<'a> {
 pub enum Inserted {
     New(i64),
     /// The tenant already used this idempotency key.
-    Existing(TransactionRow),
+    Existing(Box<TransactionRow>),
 }
 
 pub async fn insert(pool: &PgPool, t: &NewTransaction<'_>) -> Result<Inserted, sqlx::Error> {
     let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO transactions (tenant_id, s3_bucket, packet_key, selfie_key, packet_sha256, packet_bytes,
+        "INSERT INTO transactions (tenant_id, s3_bucket, packet_key, selfie_sha256, packet_sha256, packet_bytes,
                                    citizen_id, device, idempotency_key, request_fingerprint, webhook_url)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
@@ -71,7 +74,7 @@ pub async fn insert(pool: &PgPool, t: &NewTransaction<'_>) -> Result<Inserted, s
     .bind(t.tenant_id)
     .bind(t.s3_bucket)
     .bind(t.packet_key)
-    .bind(t.selfie_key)
+    .bind(t.selfie_sha256)
     .bind(t.packet_sha256)
     .bind(t.packet_bytes)
     .bind(t.citizen_id)
@@ -87,7 +90,7 @@ pub async fn insert(pool: &PgPool, t: &NewTransaction<'_>) -> Result<Inserted, s
             let row = by_idempotency_key(pool, t.tenant_id, key)
                 .await?
                 .ok_or(sqlx::Error::RowNotFound)?;
-            Ok(Inserted::Existing(row))
+            Ok(Inserted::Existing(Box::new(row)))
         }
         (None, None) => Err(sqlx::Error::RowNotFound),
     }
@@ -153,7 +156,7 @@ pub async fn start(pool: &PgPool, id: i64) -> Result<Option<StartedJob>, sqlx::E
          FROM tenants n
          WHERE t.id = $1 AND t.status IN ('queued', 'processing') AND n.id = t.tenant_id
          RETURNING t.id, t.tenant_id, t.status::text AS status, t.s3_bucket, t.packet_key, t.selfie_key,
-                   t.request_fingerprint, t.attempts, t.created_at, t.webhook_url, t.purged_at,
+                   t.selfie_sha256, t.request_fingerprint, t.attempts, t.created_at, t.webhook_url, t.purged_at,
                    n.face_threshold, n.disabled_at IS NULL AS tenant_enabled, t.packet_sha256",
     )
     .bind(id)
@@ -164,7 +167,8 @@ pub async fn start(pool: &PgPool, id: i64) -> Result<Option<StartedJob>, sqlx::E
 /// In one statement (so one round trip, atomic without an explicit transaction): writes the
 /// verdict, closes the transaction, queues one webhook message per enabled endpoint of the
 /// tenant (only the first, towards the override, when the request named a `webhook_url`),
-/// and wakes whoever waits. Idempotent: a second verdict for the same transaction changes
+/// and wakes whoever waits. `selfie_key` names the worker's encrypted copy of the selfie it
+/// chose, already stored. Idempotent: a second verdict for the same transaction changes
 /// nothing, and so queues no second event.
 pub async fn complete(
     pool: &PgPool,
@@ -172,6 +176,7 @@ pub async fn complete(
     tenant_id: i64,
     created_at: DateTime<Utc>,
     verdict: &Verdict,
+    selfie_key: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let (status, event_type) = if verdict.service_failure {
         ("failed", "liveness.failed")
@@ -194,7 +199,7 @@ pub async fn complete(
              ON CONFLICT (transaction_id) DO NOTHING
              RETURNING transaction_id
          ), t AS (
-             UPDATE transactions SET status = $15::transaction_status, updated_at = now()
+             UPDATE transactions SET status = $15::transaction_status, selfie_key = $19, updated_at = now()
              WHERE id IN (SELECT transaction_id FROM v)
              RETURNING id, webhook_url
          ), m AS (
@@ -225,6 +230,7 @@ pub async fn complete(
     .bind(event_type)
     .bind(event_body(event_type, data))
     .bind(VERDICT_CHANNEL)
+    .bind(selfie_key)
     .execute(pool)
     .await?;
     Ok(())

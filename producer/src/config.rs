@@ -1,4 +1,5 @@
 use liveness_capture::Keyring;
+use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::config::{
     env_or, env_required, ConfigError, DatabaseConfig, QueueConfig, StorageConfig,
 };
@@ -20,12 +21,17 @@ pub struct ProducerConfig {
     /// SYNC_TIMEOUT_MS, default 30000: how long a synchronous request waits for its verdict
     /// before answering 202 with the id
     pub sync_timeout: Duration,
-    /// MAX_BODY_BYTES, default 20 MiB (a full packet is at most 16.1 MiB plus a selfie)
+    /// MAX_BODY_BYTES, default 20 MiB (a full packet is at most 16.1 MiB, plus an optional
+    /// `selfie` copy of one of its frames)
     pub max_body_bytes: usize,
     /// SESSION_TTL_SECS, default 300: lifetime of a capture nonce
     pub session_ttl: Duration,
-    /// LIVENESS_CAPTURE_KEYS / LIVENESS_CAPTURE_KEY_DIR: the public halves are published
+    /// LIVENESS_CAPTURE_KEYS / LIVENESS_CAPTURE_KEY_DIR: the public halves are published,
+    /// and intake refuses packets sealed to any other key id
     pub capture_keys: Keyring,
+    /// LIVENESS_STORAGE_KEYS (required): opens the selfie the worker kept, for
+    /// `GET .../{id}/selfie` (the same entries as the worker's)
+    pub storage_keys: StorageKeys,
     /// WEBHOOK_ALLOW_PRIVATE_ADDRESSES, default false: accept webhook URLs that point at
     /// loopback, private or link-local addresses (the dispatcher enforces the same rule)
     pub webhook_allow_private: bool,
@@ -59,6 +65,7 @@ impl ProducerConfig {
             max_body_bytes: env_or("MAX_BODY_BYTES", 20 * 1024 * 1024)?,
             session_ttl: Duration::from_secs(env_or("SESSION_TTL_SECS", 300)?),
             capture_keys: Keyring::from_env()?,
+            storage_keys: StorageKeys::from_env()?,
             webhook_allow_private: env_or("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", false)?,
             webhook_rotation_grace: Duration::from_secs(env_or(
                 "WEBHOOK_ROTATION_GRACE_SECS",

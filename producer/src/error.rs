@@ -16,6 +16,11 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     #[error("no such {0}")]
     NotFound(&'static str),
+    /// The resource exists but has nothing to give (404 with its own code).
+    #[error("{message}")]
+    Absent { code: &'static str, message: String },
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
     #[error("{message}")]
@@ -50,6 +55,8 @@ impl ApiError {
             Self::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Absent { code, .. } => (StatusCode::NOT_FOUND, code),
+            Self::Gone { code, .. } => (StatusCode::GONE, code),
             Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),

@@ -112,6 +112,7 @@ impl Application {
             // The path of the Liveness Plus web example's submit code, so it works unchanged.
             .route("/api/v3/biometrics/nationals/", post(routes::liveness::submit))
             .route("/api/v3/biometrics/liveness/{id}", get(routes::liveness::lookup))
+            .route("/api/v3/biometrics/liveness/{id}/selfie", get(routes::liveness::selfie))
             .route("/api/v3/biometrics/liveness/{id}/capture", delete(routes::liveness::purge_capture))
             .route("/api/v3/webhooks/endpoints", get(webhooks::list_endpoints).post(webhooks::create_endpoint))
             .route("/api/v3/webhooks/endpoints/{id}", delete(webhooks::disable_endpoint))

@@ -33,6 +33,14 @@ fn management_paths(bearer: &Value) -> Value {
     let hosts = json!({ "type": "object", "required": ["hosts"],
                         "properties": { "hosts": { "type": "array", "items": { "type": "string" } } } });
     json!({
+        "/api/v3/biometrics/liveness/{id}/selfie": { "get": {
+            "summary": "The selfie the server chose (the middle sealed frame, exactly as judged), for face matching",
+            "security": bearer, "parameters": id,
+            "responses": common(json!({
+                "200": { "description": "The frame", "content": { "image/jpeg": { "schema": { "type": "string", "format": "binary" } } } },
+                "404": error_response("No such transaction for this client, or no selfie (the packet did not open)"),
+                "409": error_response("Still being judged"),
+                "410": error_response("Deleted with the capture (retention or on request)") })) } },
         "/api/v3/biometrics/liveness/{id}/capture": { "delete": {
             "summary": "Delete the sealed capture now (data-subject request); the verdict stays",
             "security": bearer, "parameters": id,
@@ -140,7 +148,7 @@ fn core_spec(bearer: &Value) -> Value {
                 "responses": {
                     "200": { "description": "Verdict", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Verdict" } } } },
                     "202": { "description": "Accepted; look the id up later", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Accepted" } } } },
-                    "400": error_response("Missing or empty encrypted_file, or a malformed field"),
+                    "400": error_response("Missing or empty encrypted_file, a malformed field, a file that is not a capture packet (invalid_packet) or one sealed to a key this service never issued (unknown_key); nothing was stored"),
                     "401": error_response("Missing, invalid or expired token"),
                     "413": error_response("Body too large"),
                     "415": error_response("Not multipart/form-data"),
@@ -177,7 +185,8 @@ fn core_spec(bearer: &Value) -> Value {
                         "keys": { "type": "array", "items": { "$ref": "#/components/schemas/PublicKey" } } } },
                 "Submission": { "type": "object", "required": ["encrypted_file"], "properties": {
                     "encrypted_file": { "type": "string", "format": "binary", "description": "Capture packet (docs/capture-packet.md)" },
-                    "selfie": { "type": "string", "format": "binary" },
+                    "selfie": { "type": "string", "format": "binary",
+                        "description": "Optional, for compatibility: must be byte for byte the packet's middle frame (index floor(n/2)); not stored" },
                     "details": { "type": "boolean" }, "return_id": { "type": "boolean" }, "async": { "type": "boolean" },
                     "citizen_id": { "type": "string", "maxLength": 256 }, "device": { "type": "string", "maxLength": 256 },
                     "webhook_url": { "type": "string", "format": "uri", "maxLength": 2048,
@@ -248,6 +257,7 @@ mod tests {
         }
         for path in [
             "/api/v3/biometrics/liveness/{id}/capture",
+            "/api/v3/biometrics/liveness/{id}/selfie",
             "/api/v3/webhooks/endpoints",
             "/api/v3/webhooks/messages/{id}/redeliver",
         ] {

@@ -1,5 +1,6 @@
 use liveness_capture::{Keyring, Policy};
 use liveness_models::EngineConfig;
+use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::config::{env_or, DatabaseConfig, QueueConfig, StorageConfig};
 use liveness_webhooks::DispatcherConfig;
 use std::path::PathBuf;
@@ -13,6 +14,9 @@ pub struct WorkerConfig {
     pub storage: StorageConfig,
     /// LIVENESS_CAPTURE_KEYS / LIVENESS_CAPTURE_KEY_DIR: private keys that open packets
     pub capture_keys: Keyring,
+    /// LIVENESS_STORAGE_KEYS (required): `KEY_ID=BASE64URL` entries, 32 bytes each, the
+    /// current first; they encrypt the selfie the worker keeps (pipeline/src/at_rest.rs)
+    pub storage_keys: StorageKeys,
     /// LIVENESS_MODEL_DIR, default models/assets
     pub model_dir: PathBuf,
     /// LIVENESS_THREADS, default 0 (one inference thread per core)
@@ -46,6 +50,7 @@ impl WorkerConfig {
             queue: QueueConfig::from_env()?,
             storage: StorageConfig::from_env()?,
             capture_keys: Keyring::from_env()?,
+            storage_keys: StorageKeys::from_env()?,
             model_dir: env_or("LIVENESS_MODEL_DIR", PathBuf::from("models/assets"))?,
             engine,
             prefetch: env_or("LIVENESS_PREFETCH", 0)?,

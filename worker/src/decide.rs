@@ -1,6 +1,8 @@
 //! Combining the capture assessment and the per-frame face analyses into one verdict.
 //!
-//! Valid only if the capture probability is 1 and the face probability reaches the tenant's
+//! Every frame is judged on its own: the face probability is the *lowest* over the frames in
+//! which a face was found, so one frame of someone or something else cannot hide behind live
+//! ones. Valid only if the capture probability is 1 and that minimum reaches the tenant's
 //! threshold. Otherwise, in this order: the first quality rejection of any frame (700-714,
 //! frames in capture order), then a capture attack (715, naming the failed signal), then a
 //! face attack (715).
@@ -18,12 +20,10 @@ pub fn decide(
     model_versions: &Value,
 ) -> Verdict {
     let capture_probability = assessment.probability();
-    let probabilities: Vec<f64> = frames
+    let face_probability = frames
         .iter()
         .filter_map(|a| a.liveness.map(|l| l.probability as f64))
-        .collect();
-    let face_probability = (!probabilities.is_empty())
-        .then(|| probabilities.iter().sum::<f64>() / probabilities.len() as f64);
+        .reduce(f64::min);
     let quality = frames
         .iter()
         .filter_map(|a| a.rejection.as_ref())

@@ -3,8 +3,9 @@
 //! capture cannot be judged: a failed verdict is recorded and the message acknowledged).
 
 use crate::decide::{decide, service_failure};
+use crate::faces::subject_faces;
 use crate::Worker;
-use liveness_capture::{assess_packet, Submission};
+use liveness_capture::{assess_packet, AssessError, Submission};
 use liveness_contract::RejectionCode;
 use liveness_pipeline::queue::Job;
 use liveness_pipeline::sessions::PgCaptureStores;
@@ -63,12 +64,6 @@ async fn fetch_packet(worker: &Worker, key: &str, sha256: &[u8]) -> Result<Vec<u
     })
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 pub enum Outcome {
     Decided {
         valid: bool,
@@ -92,19 +87,7 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
         });
     }
     let tx = started_job.tx;
-
-    // Both objects at once: fetching is waiting, not work.
-    let selfie_fetch = async {
-        match &tx.selfie_key {
-            Some(key) => worker.storage.get(key).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let (packet, selfie) = tokio::join!(
-        fetch_packet(worker, &tx.packet_key, &started_job.packet_sha256),
-        selfie_fetch
-    );
-    let (packet, selfie) = (packet?, selfie.map_err(from_storage)?);
+    let packet = fetch_packet(worker, &tx.packet_key, &started_job.packet_sha256).await?;
     let fetched = started.elapsed();
 
     let stores = PgCaptureStores {
@@ -115,12 +98,24 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
     let id = tx.id.to_string();
     let submission = Submission {
         packet: &packet,
-        selfie: selfie.as_deref(),
+        selfie_sha256: tx.selfie_sha256.as_deref().and_then(|d| d.try_into().ok()),
         id: &id,
+        // Judged as of intake: time spent in the queue never counts against the capture.
+        received_at_ms: tx.created_at.timestamp_millis().max(0) as u64,
     };
-    let mut assessment = assess_packet(submission, &worker.keys, &worker.policy, &stores, now_ms())
+    let mut assessment = match assess_packet(submission, &worker.keys, &worker.policy, &stores)
         .await
-        .map_err(|e| JobError::Retry(format!("capture stores: {e}")))?;
+    {
+        Ok(assessment) => assessment,
+        Err(AssessError::Store(e)) => return Err(JobError::Retry(format!("capture stores: {e}"))),
+        // Intake checked this header against the producer's keys: the two disagree.
+        Err(AssessError::Header(e)) => {
+            return Err(JobError::Abort {
+                code: RejectionCode::UnknownError,
+                reason: format!("{e} (the worker's capture keys differ from the producer's)"),
+            })
+        }
+    };
     let assessed = started.elapsed();
 
     // Every frame decoded once, on the inference pool and off the async threads: the pixels
@@ -144,6 +139,7 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
     })?;
     let views: Vec<Option<&image::RgbImage>> = decoded.iter().map(|d| d.as_ref().ok()).collect();
     assessment.check_frames(&views, &worker.policy);
+    assessment.check_same_face(&subject_faces(&analyses, &views), &worker.policy);
     if let Some(failure) = analyses
         .iter()
         .filter_map(|a| a.rejection.as_ref())
@@ -161,18 +157,54 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
         started_job.face_threshold,
         &worker.model_versions,
     );
+    let judged = started.elapsed();
+    let selfie_key = keep_selfie(worker, &tx, &assessment, &views).await?;
     verdict.timings_ms = serde_json::json!({
         "fetch": fetched.as_secs_f64() * 1e3,
         "capture": (assessed - fetched).as_secs_f64() * 1e3,
-        "faces": (started.elapsed() - assessed).as_secs_f64() * 1e3,
+        "faces": (judged - assessed).as_secs_f64() * 1e3,
+        "selfie": (started.elapsed() - judged).as_secs_f64() * 1e3,
         "total": started.elapsed().as_secs_f64() * 1e3,
     });
-    transactions::complete(&worker.db, tx.id, tx.tenant_id, tx.created_at, &verdict)
-        .await
-        .map_err(from_db)?;
+    transactions::complete(
+        &worker.db,
+        tx.id,
+        tx.tenant_id,
+        tx.created_at,
+        &verdict,
+        selfie_key.as_deref(),
+    )
+    .await
+    .map_err(from_db)?;
     Ok(Outcome::Decided {
         valid: verdict.valid,
     })
+}
+
+/// Stores the selfie the server chose (the middle sealed frame, as sealed: the bytes that were
+/// judged), encrypted under the storage key, when the packet opened and that frame decodes.
+/// Its key is derived from the packet's, so a redelivered job overwrites the same object.
+async fn keep_selfie(
+    worker: &Worker,
+    tx: &transactions::TransactionRow,
+    assessment: &liveness_capture::Assessment,
+    views: &[Option<&image::RgbImage>],
+) -> Result<Option<String>, JobError> {
+    let Some(payload) = &assessment.payload else {
+        return Ok(None);
+    };
+    let index = payload.selfie_index();
+    let (Some(frame), Some(Some(_))) = (payload.frames.get(index), views.get(index)) else {
+        return Ok(None);
+    };
+    let key = liveness_pipeline::storage::selfie_key(&tx.packet_key);
+    let sealed = worker.storage_keys.seal(&key, &frame.jpeg);
+    worker
+        .storage
+        .put_to(&tx.s3_bucket, &key, sealed)
+        .await
+        .map_err(from_storage)?;
+    Ok(Some(key))
 }
 
 /// Records a failed verdict for a job that cannot succeed.
@@ -189,7 +221,14 @@ pub async fn record_failure(
     else {
         return Ok(()); // nothing left to judge: the transaction itself is gone
     };
-    transactions::complete(&worker.db, tx.id, tx.tenant_id, tx.created_at, &verdict)
-        .await
-        .map_err(from_db)
+    transactions::complete(
+        &worker.db,
+        tx.id,
+        tx.tenant_id,
+        tx.created_at,
+        &verdict,
+        None,
+    )
+    .await
+    .map_err(from_db)
 }

@@ -2,6 +2,7 @@
 
 pub mod config;
 mod decide;
+pub mod faces;
 mod job;
 
 pub use config::WorkerConfig;
@@ -16,6 +17,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use liveness_capture::{Keyring, Policy};
 use liveness_models::{Engine, ModelPaths};
+use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::queue::{self, Job};
 use liveness_pipeline::retention;
 use liveness_pipeline::storage::Storage;
@@ -35,6 +37,7 @@ pub struct Worker {
     pub storage: Storage,
     pub engine: Arc<Engine>,
     pub keys: Keyring,
+    pub storage_keys: StorageKeys,
     pub policy: Policy,
     pub model_versions: Value,
     config: WorkerConfig,
@@ -54,6 +57,7 @@ impl Worker {
             storage,
             engine,
             keys: config.capture_keys.clone(),
+            storage_keys: config.storage_keys.clone(),
             policy: config.policy.clone(),
             model_versions,
             config,

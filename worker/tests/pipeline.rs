@@ -223,51 +223,57 @@ async fn tokens_expired_invalid_or_of_another_tenant() {
     stack.stop().await;
 }
 
-/// The request of the seed's `sendEncryptedFileToServer`: selfie first, then the packet,
-/// `return_id` as the string "true", `citizen_id` and `device`.
+/// The request of the seed's `sendEncryptedFileToServer`: selfie first (the capture
+/// library's photo, which is the middle frame), then the packet, `return_id` as the string
+/// "true", `citizen_id` and `device`; and the same without the optional selfie.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seeds_formdata_request_is_accepted_unchanged() {
     let stack = Stack::start().await;
     let client = stack.client("seed").await;
-    let nonce = stack.nonce(&client).await;
-    let (packet, frames) = stack.packet("silentface_image_T1.jpg", &nonce);
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "selfie",
-            Part::bytes(frames[0].clone())
-                .file_name("selfie.jpeg")
-                .mime_str("image/jpeg")
-                .unwrap(),
-        )
-        .part(
-            "encrypted_file",
-            Part::bytes(packet)
-                .file_name("blob")
-                .mime_str("application/octet-stream")
-                .unwrap(),
-        )
-        .text("return_id", "true")
-        .text("citizen_id", "7-708-214")
-        .text("device", "DESKTOP");
-    let (status, body) = stack.submit(&client, form, &[]).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["valid"], true, "{body}");
-    let id = body["id"].as_i64().unwrap();
-    assert_eq!(
-        body.as_object().unwrap().len(),
-        2,
-        "exactly valid and id: {body}"
-    );
-    let (citizen, device): (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT citizen_id, device FROM transactions WHERE id = $1")
-            .bind(id)
-            .fetch_one(&stack.db)
-            .await
-            .unwrap();
-    assert_eq!(
-        (citizen.as_deref(), device.as_deref()),
-        (Some("7-708-214"), Some("DESKTOP"))
-    );
+    for with_selfie in [true, false] {
+        let nonce = stack.nonce(&client).await;
+        let (packet, frames) = stack.packet("silentface_image_T1.jpg", &nonce);
+        let mut form = reqwest::multipart::Form::new();
+        if with_selfie {
+            form = form.part(
+                "selfie",
+                Part::bytes(frames[1].clone())
+                    .file_name("selfie.jpeg")
+                    .mime_str("image/jpeg")
+                    .unwrap(),
+            );
+        }
+        let form = form
+            .part(
+                "encrypted_file",
+                Part::bytes(packet)
+                    .file_name("blob")
+                    .mime_str("application/octet-stream")
+                    .unwrap(),
+            )
+            .text("return_id", "true")
+            .text("citizen_id", "7-708-214")
+            .text("device", "DESKTOP");
+        let (status, body) = stack.submit(&client, form, &[]).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["valid"], true, "{body}");
+        let id = body["id"].as_i64().unwrap();
+        assert_eq!(
+            body.as_object().unwrap().len(),
+            2,
+            "exactly valid and id: {body}"
+        );
+        let (citizen, device): (Option<String>, Option<String>) =
+            sqlx::query_as("SELECT citizen_id, device FROM transactions WHERE id = $1")
+                .bind(id)
+                .fetch_one(&stack.db)
+                .await
+                .unwrap();
+        assert_eq!(
+            (citizen.as_deref(), device.as_deref()),
+            (Some("7-708-214"), Some("DESKTOP"))
+        );
+    }
     stack.stop().await;
 }
 
@@ -317,9 +323,7 @@ async fn bad_requests_get_clear_errors_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(response.status(), 415);
-    assert_eq!(count().await, 0, "nothing stored for refused requests");
-
-    // A garbage packet is accepted (it is the worker's job to judge it) and judged an attack.
+    // A file that is not a capture packet is the integration's mistake, not an attack.
     let (status, body) = stack
         .submit(
             &client,
@@ -327,9 +331,12 @@ async fn bad_requests_get_clear_errors_and_store_nothing() {
             &[],
         )
         .await;
-    assert_eq!(status, 200);
-    assert_eq!(body["error_code"], 715);
-    assert_eq!(body["error_details"]["capture_signal"], "packet_intact");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_packet")),
+        "{body}"
+    );
+    assert_eq!(count().await, 0, "nothing stored for refused requests");
     stack.stop().await;
 }
 
@@ -356,9 +363,8 @@ async fn idempotency_key_returns_the_same_transaction() {
         .await;
     assert_eq!(first, again);
     assert_eq!(first["valid"], true, "the retry is not a replay: {first}");
-    let (status, body) = stack
-        .submit(&client, form(b"other".to_vec()), &headers)
-        .await;
+    let (other, _) = stack.packet("silentface_image_T1.jpg", &nonce);
+    let (status, body) = stack.submit(&client, form(other), &headers).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (422, Some("idempotency_key_reused"))

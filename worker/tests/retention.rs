@@ -30,7 +30,7 @@ async fn submit_with_metadata(stack: &Stack, client: &Client) -> i64 {
     let form = form(packet)
         .part(
             "selfie",
-            Part::bytes(frames[0].clone()).file_name("selfie.jpg"),
+            Part::bytes(frames[1].clone()).file_name("selfie.jpg"),
         )
         .text("citizen_id", "CIT-12345")
         .text("device", "Pixel 9 / build 42")
@@ -53,7 +53,7 @@ async fn capture_deleted_on_request_keeps_the_verdict() {
     let id = submit_with_metadata(&stack, &client).await;
     let kept = submit_with_metadata(&stack, &client).await;
     let (packet_key, selfie_key) = keys(&stack, id).await;
-    let selfie_key = selfie_key.expect("a selfie was sent");
+    let selfie_key = selfie_key.expect("the worker kept the selfie it chose");
     assert!(object_exists(&storage, &packet_key).await);
     assert!(object_exists(&storage, &selfie_key).await);
     let (_, before) = stack.lookup(&client, id).await;
@@ -68,6 +68,13 @@ async fn capture_deleted_on_request_keeps_the_verdict() {
     let purged_at = body["capture_purged_at"].as_str().unwrap().to_string();
     assert!(!object_exists(&storage, &packet_key).await);
     assert!(!object_exists(&storage, &selfie_key).await);
+    let selfie_path = format!("/api/v3/biometrics/liveness/{id}/selfie");
+    let (status, body) = stack.call(&client, "GET", &selfie_path).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (410, Some("capture_purged")),
+        "{body}"
+    );
     // The other transaction's capture is untouched.
     assert!(object_exists(&storage, &keys(&stack, kept).await.0).await);
 

@@ -241,10 +241,24 @@ async fn soak_under_faults() {
     let objects = storage
         .list(&format!("tenant-{}/", client.tenant_id))
         .await
-        .unwrap()
-        .len();
-    if ids.len() < 1000 {
-        assert_eq!(objects, ids.len(), "one stored packet per accepted capture");
+        .unwrap();
+    let selfies: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM transactions WHERE selfie_key IS NOT NULL")
+            .fetch_one(&stack.db)
+            .await
+            .unwrap();
+    if objects.len() < 1000 {
+        let packets = objects.iter().filter(|k| k.ends_with(".lvcp")).count();
+        let kept = objects
+            .iter()
+            .filter(|k| k.ends_with(".selfie.lvso"))
+            .count();
+        assert_eq!(packets, ids.len(), "one stored packet per accepted capture");
+        assert_eq!(
+            kept as i64, selfies,
+            "one encrypted selfie per recorded selfie key"
+        );
+        assert_eq!(packets + kept, objects.len(), "nothing else stored");
     }
 
     // Every event delivered at least once, each webhook-id seen by the receiver.

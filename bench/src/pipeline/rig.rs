@@ -115,6 +115,10 @@ impl Rig {
                 "LIVENESS_CAPTURE_KEYS",
                 format!("{}={}", key.key_id, key.to_base64()),
             ),
+            (
+                "LIVENESS_STORAGE_KEYS",
+                liveness_pipeline::at_rest::StorageKeys::generate_entry("bench"),
+            ),
             ("LIVENESS_MODEL_DIR", args.models.display().to_string()),
             ("JWT_SECRET", jwt_secret.clone()),
             ("JWT_TTL_SECS", "3600".into()),

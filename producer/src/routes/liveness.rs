@@ -1,4 +1,5 @@
-//! `POST /api/v3/biometrics/liveness/` and `GET /api/v3/biometrics/liveness/{id}`.
+//! `POST /api/v3/biometrics/liveness/`, `GET /api/v3/biometrics/liveness/{id}` and the
+//! capture's resources under it (`/selfie`, `/capture`).
 
 use crate::auth::TenantId;
 use crate::error::ApiError;
@@ -54,6 +55,7 @@ pub async fn submit(
                 "encrypted_file is required and must not be empty",
             )
         })?;
+    check_header(&state, &packet)?;
     let prefer_async = headers
         .get_all("prefer")
         .iter()
@@ -99,27 +101,17 @@ pub async fn submit(
     let day = chrono::Utc::now().format("%Y/%m/%d");
     let object = uuid::Uuid::new_v4();
     let packet_key = format!("tenant-{tenant}/{day}/{object}.lvcp");
-    let selfie_key = submission
+    // The selfie is not stored: the worker takes it from the sealed frames and only checks
+    // that this one is the same image.
+    let selfie_sha256 = submission
         .selfie
-        .as_ref()
-        .map(|_| format!("tenant-{tenant}/{day}/{object}.selfie"));
+        .take()
+        .map(|selfie| Sha256::digest(selfie).to_vec());
     let packet_bytes = packet.len() as i32;
     let cleanup_objects = || async {
         let _ = state.storage.delete(&packet_key).await;
-        if let Some(key) = &selfie_key {
-            let _ = state.storage.delete(key).await;
-        }
     };
-    // Packet and selfie are stored at once; if either fails, neither is kept.
-    let selfie_put = async {
-        match (&selfie_key, submission.selfie.take()) {
-            (Some(key), Some(selfie)) => state.storage.put(key, selfie).await,
-            _ => Ok(()),
-        }
-    };
-    let (packet_stored, selfie_stored) =
-        tokio::join!(state.storage.put(&packet_key, packet), selfie_put);
-    if let Err(e) = packet_stored.and(selfie_stored) {
+    if let Err(e) = state.storage.put(&packet_key, packet).await {
         tracing::error!(error = %e, "storing the capture failed");
         cleanup_objects().await;
         return Err(ApiError::Unavailable {
@@ -130,7 +122,7 @@ pub async fn submit(
         tenant_id: tenant,
         s3_bucket: &state.storage.bucket,
         packet_key: &packet_key,
-        selfie_key: selfie_key.as_deref(),
+        selfie_sha256: selfie_sha256.as_deref(),
         packet_sha256: &packet_sha256,
         packet_bytes,
         citizen_id: submission.citizen_id.as_deref(),
@@ -144,7 +136,7 @@ pub async fn submit(
         Ok(Inserted::Existing(existing)) => {
             // A concurrent request with the same key won the race.
             cleanup_objects().await;
-            return respond_existing(&state, existing, &fingerprint, &submission, respond_async)
+            return respond_existing(&state, *existing, &fingerprint, &submission, respond_async)
                 .await;
         }
         Err(e) => {
@@ -175,6 +167,29 @@ pub async fn submit(
         return Ok(accepted(id, "queued"));
     }
     wait_and_render(&state, id, submission.details, submission.return_id).await
+}
+
+/// The packet's clear-text header, checked before anything is stored: a file that is not a
+/// capture packet, or one sealed to a key this service never issued, is the integration's
+/// mistake and gets a 400 now, rather than an "attack" verdict later.
+fn check_header(state: &AppState, packet: &[u8]) -> Result<(), ApiError> {
+    let header = liveness_capture::inspect_header(packet).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_packet",
+            format!("encrypted_file is not a capture packet: {e}"),
+        )
+    })?;
+    if state.config.capture_keys.get(header.key_id).is_none() {
+        return Err(ApiError::bad_request(
+            "unknown_key",
+            format!(
+                "encrypted_file is sealed to key id {:?}, which this service does not hold; \
+                 seal to a key from GET /api/v3/biometrics/liveness/keys",
+                header.key_id
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A per-request `webhook_url` may only name a host the tenant allowed, and needs one of the
@@ -326,4 +341,63 @@ pub async fn purge_capture(
         "id": id,
         "capture_purged_at": row.purged_at.map(|at| at.to_rfc3339()),
     })))
+}
+
+/// `GET /api/v3/biometrics/liveness/{id}/selfie`: the image the server chose as the selfie
+/// (the middle sealed frame, exactly as sealed and judged), for face matching by the tenant's
+/// back end. Kept encrypted at rest; decrypted here only for the tenant that owns it.
+pub async fn selfie(
+    State(state): State<AppState>,
+    TenantId(tenant): TenantId,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound("transaction"))?;
+    let row = transactions::get(&state.db, tenant, id)
+        .await
+        .map_err(ApiError::database)?
+        .ok_or(ApiError::NotFound("transaction"))?;
+    if row.purged_at.is_some() {
+        return Err(ApiError::Gone {
+            code: "capture_purged",
+            message: "the capture and its selfie were deleted (retention or on request)".into(),
+        });
+    }
+    if matches!(row.status.as_str(), "queued" | "processing") {
+        return Err(ApiError::Conflict {
+            code: "not_finished",
+            message: "the capture is still being judged; the selfie is there with the verdict"
+                .into(),
+        });
+    }
+    let key = row.selfie_key.ok_or_else(|| ApiError::Absent {
+        code: "no_selfie",
+        message: "this capture has no selfie: its packet did not open, or its middle frame is \
+                  not an image"
+            .into(),
+    })?;
+    let sealed = state
+        .storage
+        .get_from(&row.s3_bucket, &key)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, transaction_id = id, "reading the selfie failed");
+            match e {
+                liveness_pipeline::storage::StorageError::NotFound(_) => ApiError::Internal,
+                liveness_pipeline::storage::StorageError::Unavailable(_) => ApiError::Unavailable {
+                    component: "object storage",
+                },
+            }
+        })?;
+    let jpeg = state.config.storage_keys.open(&key, &sealed).map_err(|e| {
+        tracing::error!(error = %e, transaction_id = id, "opening the selfie failed");
+        ApiError::Internal
+    })?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/jpeg"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        jpeg,
+    )
+        .into_response())
 }

@@ -7,6 +7,7 @@ pub mod receiver;
 
 use liveness_capture::{seal, KeyId, Keyring, Payload, PrivateKey};
 use liveness_models::EngineConfig;
+use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::config::{DatabaseConfig, QueueConfig, StorageConfig};
 use liveness_pipeline::storage::Storage;
 use liveness_producer::{Application, ProducerConfig};
@@ -68,6 +69,8 @@ pub struct Stack {
     pub base: String,
     pub db: PgPool,
     pub key: PrivateKey,
+    /// This stack's LIVENESS_STORAGE_KEYS entry (the selfie's encryption key).
+    pub storage_key: String,
     pub producer_config: ProducerConfig,
     pub worker_config: WorkerConfig,
     pub client: reqwest::Client,
@@ -89,6 +92,8 @@ pub struct Options {
     pub retention_interval: Duration,
     /// The worker's capture policy (default: the production default).
     pub policy: liveness_capture::Policy,
+    /// How long a capture session's nonce lives (default: five minutes, as in production).
+    pub session_ttl: Duration,
 }
 
 impl Default for Options {
@@ -99,6 +104,7 @@ impl Default for Options {
             s3_endpoint: None,
             retention_interval: Duration::ZERO,
             policy: liveness_capture::Policy::default(),
+            session_ttl: Duration::from_secs(300),
         }
     }
 }
@@ -170,6 +176,8 @@ impl Stack {
         };
         let key = PrivateKey::generate(KeyId::parse("e2e-key").unwrap());
         let keys = Keyring::new([key.clone()]);
+        let storage_key = StorageKeys::generate_entry("e2e-storage");
+        let storage_keys = StorageKeys::parse(&storage_key).unwrap();
         let producer_config = ProducerConfig {
             listen_addr: "127.0.0.1:0".into(),
             database: database.clone(),
@@ -179,8 +187,9 @@ impl Stack {
             jwt_ttl: Duration::from_secs(600),
             sync_timeout: Duration::from_secs(30),
             max_body_bytes: 4 * 1024 * 1024,
-            session_ttl: Duration::from_secs(300),
+            session_ttl: options.session_ttl,
             capture_keys: keys.clone(),
+            storage_keys: storage_keys.clone(),
             webhook_allow_private: true,
             webhook_rotation_grace: Duration::from_secs(3600),
             web_dir: std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist")),
@@ -190,6 +199,7 @@ impl Stack {
             queue,
             storage,
             capture_keys: keys,
+            storage_keys,
             model_dir: assets(),
             engine: EngineConfig {
                 threads: 2,
@@ -228,6 +238,7 @@ impl Stack {
             base,
             db,
             key,
+            storage_key,
             producer_config,
             worker_config,
             client: reqwest::Client::new(),
@@ -442,6 +453,7 @@ pub fn spawn_worker_with(stack: &Stack, env: &[(&str, &str)]) -> std::process::C
             "LIVENESS_CAPTURE_KEYS",
             format!("{}={}", stack.key.key_id, stack.key.to_base64()),
         )
+        .env("LIVENESS_STORAGE_KEYS", &stack.storage_key)
         .env("LIVENESS_MODEL_DIR", &c.model_dir)
         .env("LIVENESS_THREADS", "2")
         .env("LIVENESS_PREFETCH", "2")
@@ -494,4 +506,61 @@ pub fn payload(nonce: &str, frames: &[Vec<u8>]) -> Payload {
         .as_millis() as u64;
     liveness_capture::simulate::burst_payload(nonce, frames, "Integrated Camera (04f2:b6d9)", now)
         .unwrap()
+}
+
+/// A sample decoded upright, as the engine sees it.
+pub fn sample(image: &str) -> image::RgbImage {
+    let bytes = std::fs::read(assets().join(image)).expect("run scripts/fetch-models");
+    liveness_models::decode::decode_rgb(&bytes).unwrap()
+}
+
+/// `count` frames of a sample as a hand-held camera takes them: a few pixels of shift, ±5 %
+/// scale and sensor noise each.
+pub fn jittered(image: &str, count: usize) -> Vec<Vec<u8>> {
+    static SEED: AtomicU32 = AtomicU32::new(1_000);
+    liveness_capture::simulate::jittered_burst(
+        &sample(image),
+        count,
+        SEED.fetch_add(count as u32, Ordering::Relaxed),
+        4.0,
+        0.05,
+    )
+}
+
+/// One noisy frame of `image` at `width` x `height`: the top of the picture cropped to that
+/// aspect ratio and resized, so that a frame of another person fits a burst's frame size.
+pub fn frame_sized(image: &str, width: u32, height: u32) -> Vec<u8> {
+    static SEED: AtomicU32 = AtomicU32::new(50_000);
+    let picture = sample(image);
+    let crop_height = (picture.width() as u64 * height as u64 / width as u64) as u32;
+    let top = image::imageops::crop_imm(
+        &picture,
+        0,
+        0,
+        picture.width(),
+        crop_height.min(picture.height()),
+    )
+    .to_image();
+    let resized =
+        image::imageops::resize(&top, width, height, image::imageops::FilterType::Triangle);
+    liveness_capture::simulate::noisy_burst(&resized, 1, SEED.fetch_add(1, Ordering::Relaxed))
+        .remove(0)
+}
+
+/// `frames` sealed to this stack's key with a fresh nonce of the client.
+pub async fn sealed_packet(stack: &Stack, client: &Client, frames: &[Vec<u8>]) -> Vec<u8> {
+    let nonce = stack.nonce(client).await;
+    seal(&payload(&nonce, frames), &stack.key.public()).unwrap()
+}
+
+/// The stored capture signals of a transaction: (name, passed).
+pub async fn signals(stack: &Stack, id: i64) -> Vec<(String, bool)> {
+    sqlx::query_as(
+        "SELECT s->>'name', (s->>'passed')::boolean FROM verdicts, jsonb_array_elements(capture_signals) s
+         WHERE transaction_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&stack.db)
+    .await
+    .unwrap()
 }
