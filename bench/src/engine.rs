@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const FACE_IMAGES: [&str; 4] = [
+pub(crate) const FACE_IMAGES: [&str; 4] = [
     "silentface_image_T1.jpg",
     "silentface_image_F1.jpg",
     "silentface_image_F2.jpg",

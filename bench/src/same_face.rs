@@ -14,12 +14,8 @@ use liveness_models::{Engine, EngineConfig, ModelPaths};
 use liveness_worker::faces::subject_faces;
 use std::path::PathBuf;
 
-const FACES: [&str; 4] = [
-    "silentface_image_T1.jpg",
-    "silentface_image_F1.jpg",
-    "silentface_image_F2.jpg",
-    "astronaut.png",
-];
+// The samples with a face: the same four the engine benchmark times.
+use crate::engine::FACE_IMAGES as FACES;
 
 #[derive(clap::Args)]
 pub struct Args {
