@@ -109,10 +109,11 @@ pub struct Policy {
     pub trusted_camera_labels: Vec<String>,
     /// Automation flags that do not fail `no_automation`. Test rigs only: empty in production.
     pub ignored_automation_flags: Vec<String>,
-    /// `same_face`: how far the face box may move between consecutive frames, in widths of
-    /// the first box.
+    /// `same_face`: how far the face (the centroid of its landmarks) may move between
+    /// consecutive frames, in widths of the first face box.
     pub max_face_shift: f64,
-    /// `same_face`: |ln(width ratio)| of consecutive face boxes.
+    /// `same_face`: |ln(scale)| of the best similarity transform between consecutive
+    /// frames' landmarks.
     pub max_face_scale_change: f64,
     /// `same_face`: RMS landmark residual after the best similarity fit, in interocular
     /// distances.
@@ -482,9 +483,7 @@ impl Assessment {
             );
         }
     }
-}
 
-impl Assessment {
     /// `same_face`, given the subject's face in each frame where one was found, as (frame
     /// index, decoded frame, geometry) in capture order. Added only when at least two frames
     /// show a face: a single face has nothing to be compared with.
@@ -529,14 +528,15 @@ impl Assessment {
                 least_alike = Some((*i, *j, c));
             }
         }
-        let detail = failed.clone().unwrap_or_else(|| {
+        let passed = failed.is_none();
+        let detail = failed.unwrap_or_else(|| {
             let (i, j, c) = least_alike.expect("at least one pair");
             format!(
                 "least alike, frames {i} and {j}: moved {:.3}, scale {:.3}, landmarks {:.3}, correlation {:.3}",
                 c.shift, c.scale_change, c.landmark_deviation, c.similarity
             )
         });
-        self.push(SignalName::SameFace, failed.is_none(), detail);
+        self.push(SignalName::SameFace, passed, detail);
     }
 }
 

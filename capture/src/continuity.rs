@@ -188,18 +188,31 @@ pub fn aligned_face(image: &RgbImage, face: &FaceGeometry) -> Vec<f32> {
 }
 
 /// Bilinear grey level at a sub-pixel position; outside the frame, the nearest edge pixel.
-pub(crate) fn luma_at(image: &RgbImage, x: f64, y: f64) -> f32 {
+fn luma_at(image: &RgbImage, x: f64, y: f64) -> f32 {
+    let [r, g, b] = bilinear(image, x, y);
+    0.299 * r + 0.587 * g + 0.114 * b
+}
+
+/// Bilinear RGB at a sub-pixel position (pixel centres at integer coordinates); outside the
+/// frame, the nearest edge pixel.
+pub(crate) fn bilinear(image: &RgbImage, x: f64, y: f64) -> [f32; 3] {
     let (w, h) = (image.width() as i64, image.height() as i64);
     let (x0, y0) = (x.floor(), y.floor());
     let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
-    let px = |xi: i64, yi: i64| {
-        let p = image.get_pixel(xi.clamp(0, w - 1) as u32, yi.clamp(0, h - 1) as u32);
-        0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32
-    };
     let (x0, y0) = (x0 as i64, y0 as i64);
-    let top = px(x0, y0) * (1.0 - fx) + px(x0 + 1, y0) * fx;
-    let bottom = px(x0, y0 + 1) * (1.0 - fx) + px(x0 + 1, y0 + 1) * fx;
-    top * (1.0 - fy) + bottom * fy
+    let px =
+        |xi: i64, yi: i64| image.get_pixel(xi.clamp(0, w - 1) as u32, yi.clamp(0, h - 1) as u32);
+    let (p00, p10, p01, p11) = (
+        px(x0, y0),
+        px(x0 + 1, y0),
+        px(x0, y0 + 1),
+        px(x0 + 1, y0 + 1),
+    );
+    std::array::from_fn(|c| {
+        let top = p00[c] as f32 * (1.0 - fx) + p10[c] as f32 * fx;
+        let bottom = p01[c] as f32 * (1.0 - fx) + p11[c] as f32 * fx;
+        top * (1.0 - fy) + bottom * fy
+    })
 }
 
 /// Zero-mean normalised cross-correlation; 0 when either side is flat.

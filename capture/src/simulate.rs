@@ -66,21 +66,8 @@ fn moved(image: &RgbImage, dx: f32, dy: f32, scale: f32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
         let sx = (x as f32 + 0.5 - cx - dx) / scale + cx - 0.5;
         let sy = (y as f32 + 0.5 - cy - dy) / scale + cy - 0.5;
-        let (x0, y0) = (sx.floor(), sy.floor());
-        let (fx, fy) = (sx - x0, sy - y0);
-        let at = |xi: f32, yi: f32| {
-            image.get_pixel(
-                (xi as i64).clamp(0, w as i64 - 1) as u32,
-                (yi as i64).clamp(0, h as i64 - 1) as u32,
-            )
-        };
-        let (p00, p10) = (at(x0, y0), at(x0 + 1.0, y0));
-        let (p01, p11) = (at(x0, y0 + 1.0), at(x0 + 1.0, y0 + 1.0));
-        image::Rgb(std::array::from_fn(|c| {
-            let top = p00[c] as f32 * (1.0 - fx) + p10[c] as f32 * fx;
-            let bottom = p01[c] as f32 * (1.0 - fx) + p11[c] as f32 * fx;
-            (top * (1.0 - fy) + bottom * fy).round() as u8
-        }))
+        let p = crate::continuity::bilinear(image, sx as f64, sy as f64);
+        image::Rgb(p.map(|v| v.round() as u8))
     })
 }
 
