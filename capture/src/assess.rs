@@ -278,7 +278,8 @@ pub async fn assess_packet(
         signals: Vec::new(),
         payload: None,
     };
-    let payload = match open(packet, keys) {
+    // A retired key opens only packets received within its grace period.
+    let payload = match open(packet, &keys.as_of(now_ms)) {
         Ok(payload) => payload,
         Err(e) if e.is_header_error() => return Err(AssessError::Header(e)),
         Err(e) => {

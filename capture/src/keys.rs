@@ -7,7 +7,6 @@ use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, Kem, Serializable};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
 
 type KemPrivate = <X25519HkdfSha256 as Kem>::PrivateKey;
 type KemPublic = <X25519HkdfSha256 as Kem>::PublicKey;
@@ -25,8 +24,10 @@ pub enum KeyError {
         path: String,
         source: std::io::Error,
     },
-    #[error("no capture keys configured (LIVENESS_CAPTURE_KEYS or LIVENESS_CAPTURE_KEY_DIR)")]
-    NoKeys,
+    #[error("{path}: {reason}")]
+    BadFile { path: String, reason: String },
+    #[error("no capture keys configured ({0})")]
+    NoKeys(&'static str),
 }
 
 /// Names a server key in a packet header. Restricted to a safe alphabet because it travels in
@@ -133,83 +134,184 @@ impl PublicKey {
     }
 }
 
-/// The server's active private keys by id.
-#[derive(Debug, Clone, Default)]
+/// When a key is offered to clients and until when it opens packets (Unix ms). Clients are
+/// told to seal to the most recently activated key that is not retired; a retired key keeps
+/// opening packets for a grace period (so captures sealed just before a rotation still count),
+/// then it is refused as unknown. A key whose activation lies ahead is staged: the worker can
+/// hold it before any client is told to use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeySchedule {
+    pub activated_at_ms: u64,
+    pub retired_at_ms: Option<u64>,
+}
+
+impl KeySchedule {
+    /// Clients may be told to seal to it now.
+    pub fn offered_at(&self, now_ms: u64) -> bool {
+        self.activated_at_ms <= now_ms && self.retired_at_ms.is_none_or(|r| now_ms < r)
+    }
+
+    /// A packet received now and sealed to it is opened.
+    pub fn opens_at(&self, now_ms: u64, grace_ms: u64) -> bool {
+        self.activated_at_ms <= now_ms
+            && self
+                .retired_at_ms
+                .is_none_or(|r| now_ms < r.saturating_add(grace_ms))
+    }
+}
+
+/// Default grace period of a retired key: a day covers sessions (minutes) and queue backlogs
+/// (judged as of intake anyway) with a wide margin.
+pub const DEFAULT_KEY_GRACE_SECS: u64 = 86_400;
+
+/// The worker's private keys by id, each with its schedule.
+#[derive(Debug, Clone)]
 pub struct Keyring {
-    keys: BTreeMap<KeyId, PrivateKey>,
+    keys: BTreeMap<KeyId, (PrivateKey, KeySchedule)>,
+    grace_ms: u64,
+}
+
+impl Default for Keyring {
+    fn default() -> Self {
+        Self {
+            keys: BTreeMap::new(),
+            grace_ms: DEFAULT_KEY_GRACE_SECS * 1000,
+        }
+    }
 }
 
 impl Keyring {
+    /// Keys active since ever and never retired.
     pub fn new(keys: impl IntoIterator<Item = PrivateKey>) -> Self {
+        Self::scheduled(keys.into_iter().map(|k| (k, KeySchedule::default())))
+    }
+
+    pub fn scheduled(keys: impl IntoIterator<Item = (PrivateKey, KeySchedule)>) -> Self {
         Self {
-            keys: keys.into_iter().map(|k| (k.key_id.clone(), k)).collect(),
+            keys: keys
+                .into_iter()
+                .map(|(k, s)| (k.key_id.clone(), (k, s)))
+                .collect(),
+            ..Self::default()
         }
     }
 
-    pub fn get(&self, key_id: &str) -> Option<&PrivateKey> {
-        KeyId::parse(key_id).ok().and_then(|id| self.keys.get(&id))
+    pub fn with_grace(mut self, grace: std::time::Duration) -> Self {
+        self.grace_ms = grace.as_millis() as u64;
+        self
     }
 
-    pub fn public_keys(&self) -> Vec<PublicKey> {
-        self.keys.values().map(PrivateKey::public).collect()
+    /// The key of this id, whatever its schedule.
+    pub fn get(&self, key_id: &str) -> Option<&PrivateKey> {
+        KeyId::parse(key_id)
+            .ok()
+            .and_then(|id| self.keys.get(&id))
+            .map(|(k, _)| k)
+    }
+
+    /// Only the keys that open a packet received at `now_ms`.
+    pub fn as_of(&self, now_ms: u64) -> Keyring {
+        Self {
+            keys: self
+                .keys
+                .iter()
+                .filter(|(_, (_, s))| s.opens_at(now_ms, self.grace_ms))
+                .map(|(id, entry)| (id.clone(), entry.clone()))
+                .collect(),
+            grace_ms: self.grace_ms,
+        }
+    }
+
+    /// The public halves with the same schedules and grace.
+    pub fn public(&self) -> PublicKeyring {
+        PublicKeyring {
+            keys: self.keys.values().map(|(k, s)| (k.public(), *s)).collect(),
+            grace_ms: self.grace_ms,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 
-    /// `KEY_ID=BASE64URL` entries separated by commas or whitespace.
-    pub fn from_entries(entries: &str) -> Result<Self, KeyError> {
-        let mut keys = Vec::new();
-        for entry in entries
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|e| !e.is_empty())
-        {
-            let (id, key) = entry
-                .split_once('=')
-                .ok_or_else(|| KeyError::BadEntry(entry.into()))?;
-            keys.push(PrivateKey::from_base64(KeyId::parse(id)?, key)?);
-        }
-        Ok(Self::new(keys))
+    pub(crate) fn insert(&mut self, key: PrivateKey, schedule: KeySchedule) {
+        self.keys.insert(key.key_id.clone(), (key, schedule));
     }
 
-    /// Every `KEY_ID.key` file of a folder, each holding one base64url private key.
-    pub fn from_dir(dir: &Path) -> Result<Self, KeyError> {
-        let io = |source| KeyError::Io {
-            path: dir.display().to_string(),
-            source,
+    pub(crate) fn merge(&mut self, other: Keyring) {
+        self.keys.extend(other.keys);
+    }
+}
+
+/// What the producer holds: public keys and their schedules, no private key.
+#[derive(Debug, Clone)]
+pub struct PublicKeyring {
+    keys: Vec<(PublicKey, KeySchedule)>,
+    grace_ms: u64,
+}
+
+impl Default for PublicKeyring {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            grace_ms: DEFAULT_KEY_GRACE_SECS * 1000,
+        }
+    }
+}
+
+impl PublicKeyring {
+    pub fn scheduled(
+        keys: impl IntoIterator<Item = (PublicKey, KeySchedule)>,
+        grace: std::time::Duration,
+    ) -> Self {
+        let mut ring = Self {
+            keys: Vec::new(),
+            grace_ms: grace.as_millis() as u64,
         };
-        let mut keys = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io)? {
-            let path = entry.map_err(io)?.path();
-            if path.extension().is_some_and(|e| e == "key") {
-                let id = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or_default();
-                let text = std::fs::read_to_string(&path).map_err(|source| KeyError::Io {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                keys.push(PrivateKey::from_base64(KeyId::parse(id)?, &text)?);
-            }
+        for (k, s) in keys {
+            ring.insert(k, s);
         }
-        Ok(Self::new(keys))
+        ring
     }
 
-    /// LIVENESS_CAPTURE_KEYS (entries) and LIVENESS_CAPTURE_KEY_DIR (folder), merged.
-    pub fn from_env() -> Result<Self, KeyError> {
-        let mut ring = Keyring::default();
-        if let Ok(entries) = std::env::var("LIVENESS_CAPTURE_KEYS") {
-            ring.keys.extend(Self::from_entries(&entries)?.keys);
+    pub(crate) fn insert(&mut self, key: PublicKey, schedule: KeySchedule) {
+        self.keys.retain(|(k, _)| k.key_id != key.key_id);
+        self.keys.push((key, schedule));
+    }
+
+    pub(crate) fn merge(&mut self, other: PublicKeyring) {
+        for (k, s) in other.keys {
+            self.insert(k, s);
         }
-        if let Ok(dir) = std::env::var("LIVENESS_CAPTURE_KEY_DIR") {
-            ring.keys.extend(Self::from_dir(Path::new(&dir))?.keys);
-        }
-        if ring.is_empty() {
-            return Err(KeyError::NoKeys);
-        }
-        Ok(ring)
+    }
+
+    pub(crate) fn set_grace_ms(&mut self, grace_ms: u64) {
+        self.grace_ms = grace_ms;
+    }
+
+    /// The keys to offer clients now, the one to seal to first: newest activation, then the
+    /// greatest id (so two keys activated together still have one order).
+    pub fn offered(&self, now_ms: u64) -> Vec<&PublicKey> {
+        let mut keys: Vec<&(PublicKey, KeySchedule)> = self
+            .keys
+            .iter()
+            .filter(|(_, s)| s.offered_at(now_ms))
+            .collect();
+        keys.sort_by(|(a, sa), (b, sb)| {
+            (sb.activated_at_ms, &b.key_id).cmp(&(sa.activated_at_ms, &a.key_id))
+        });
+        keys.into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// Whether a packet sealed to `key_id` and received at `now_ms` will be opened.
+    pub fn accepts(&self, key_id: &str, now_ms: u64) -> bool {
+        self.keys
+            .iter()
+            .any(|(k, s)| k.key_id.as_str() == key_id && s.opens_at(now_ms, self.grace_ms))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
     }
 }
 
@@ -232,9 +334,61 @@ mod tests {
         assert_eq!(again.public(), key.public());
         let public = PublicKey::parse_tagged(&key.public().to_tagged()).unwrap();
         assert_eq!(public, key.public());
-        let ring = Keyring::from_entries(&format!("k1={}", key.to_base64())).unwrap();
-        assert!(ring.get("k1").is_some() && ring.get("k2").is_none());
         assert!(PublicKey::parse_tagged("k1:not-base64!").is_err());
-        assert!(Keyring::from_entries("k1").is_err());
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+
+    fn key(id: &str) -> PrivateKey {
+        PrivateKey::generate(KeyId::parse(id).unwrap())
+    }
+
+    #[test]
+    fn the_newest_active_key_comes_first_and_retired_ones_open_only_within_grace() {
+        let ring = Keyring::scheduled([
+            (
+                key("old"),
+                KeySchedule {
+                    activated_at_ms: 1_000,
+                    retired_at_ms: Some(5_000),
+                },
+            ),
+            (
+                key("new"),
+                KeySchedule {
+                    activated_at_ms: 4_000,
+                    retired_at_ms: None,
+                },
+            ),
+            (
+                key("staged"),
+                KeySchedule {
+                    activated_at_ms: 9_000,
+                    retired_at_ms: None,
+                },
+            ),
+        ])
+        .with_grace(std::time::Duration::from_millis(2_000));
+        let public = ring.public();
+        let ids = |now| -> Vec<String> {
+            public
+                .offered(now)
+                .iter()
+                .map(|k| k.key_id.to_string())
+                .collect()
+        };
+        assert_eq!(ids(2_000), ["old"]);
+        assert_eq!(ids(4_500), ["new", "old"]);
+        assert_eq!(ids(5_000), ["new"]);
+        assert_eq!(ids(9_000), ["staged", "new"]);
+        // Retired at 5 s with 2 s of grace: opens until 7 s, then unknown.
+        assert!(public.accepts("old", 6_999) && ring.as_of(6_999).get("old").is_some());
+        assert!(!public.accepts("old", 7_000) && ring.as_of(7_000).get("old").is_none());
+        // A staged key opens nothing before its activation.
+        assert!(!public.accepts("staged", 8_999) && public.accepts("staged", 9_000));
+        assert!(!public.accepts("nope", 4_000));
     }
 }

@@ -12,6 +12,7 @@
 
 mod assess;
 pub mod continuity;
+mod key_files;
 mod keys;
 mod packet;
 mod payload;
@@ -22,7 +23,11 @@ pub use assess::{
     assess, assess_packet, AssessError, Assessment, Policy, Signal, SignalName, Submission,
 };
 pub use continuity::FaceGeometry;
-pub use keys::{KeyError, KeyId, Keyring, PrivateKey, PublicKey};
+pub use key_files::{render_key_file, retire_key_file};
+pub use keys::{
+    KeyError, KeyId, KeySchedule, Keyring, PrivateKey, PublicKey, PublicKeyring,
+    DEFAULT_KEY_GRACE_SECS,
+};
 pub use packet::{
     inspect_header, open, seal, seal_unchecked, Header, OpenError, SealError, HPKE_INFO, MAGIC,
     MAX_PACKET_BYTES,

@@ -2,8 +2,9 @@
 
 use anyhow::{bail, Context};
 use liveness_capture::{
-    assess, frame_from_jpeg, seal_unchecked, Camera, KeyId, Keyring, MemoryStores, Payload,
-    Platform, Policy, PrivateKey, PublicKey, Sdk, Submission, FORMAT_VERSION,
+    assess, frame_from_jpeg, render_key_file, retire_key_file, seal_unchecked, Camera, KeyId,
+    KeySchedule, Keyring, MemoryStores, Payload, Platform, Policy, PrivateKey, PublicKey, Sdk,
+    Submission, FORMAT_VERSION,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -23,34 +24,122 @@ pub struct KeygenArgs {
     /// Id clients will name the key by (1-64 of A-Z a-z 0-9 . _ -).
     #[arg(long)]
     key_id: String,
-    /// Folder for KEY_ID.key (private, mode 600) and KEY_ID.pub; without it both are printed.
+    /// Folder for KEY_ID.key (private, mode 600: the worker's); without it both halves are
+    /// printed.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Folder for KEY_ID.pub (the producer's; default: --dir).
+    #[arg(long)]
+    public_dir: Option<PathBuf>,
+    /// When clients start being told to seal to it (RFC 3339; default now). A later time
+    /// stages the key: give the worker its private half first, then the producer its
+    /// public half, and the switch happens at this moment.
+    #[arg(long)]
+    activate_at: Option<String>,
+}
+
+fn parse_time(text: &str) -> anyhow::Result<u64> {
+    Ok(chrono::DateTime::parse_from_rfc3339(text)
+        .with_context(|| format!("{text:?} is not an RFC 3339 time"))?
+        .timestamp_millis()
+        .max(0) as u64)
+}
+
+/// Creates a file that must not exist yet, with this mode.
+fn create_new(path: &std::path::Path, mode: u32, text: &str) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, mode);
+    let mut f = file
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 pub fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
     let key = PrivateKey::generate(KeyId::parse(&args.key_id)?);
     let public = key.public().to_tagged();
+    let schedule = KeySchedule {
+        activated_at_ms: match &args.activate_at {
+            Some(at) => parse_time(at)?,
+            None => now_ms(),
+        },
+        retired_at_ms: None,
+    };
     match args.dir {
         Some(dir) => {
+            let public_dir = args.public_dir.unwrap_or_else(|| dir.clone());
             std::fs::create_dir_all(&dir)?;
-            let secret = dir.join(format!("{}.key", key.key_id));
-            let mut file = std::fs::OpenOptions::new();
-            file.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
-            let mut f = file
-                .open(&secret)
-                .with_context(|| format!("creating {}", secret.display()))?;
-            writeln!(f, "{}", key.to_base64())?;
-            std::fs::write(
-                dir.join(format!("{}.pub", key.key_id)),
-                format!("{public}\n"),
+            std::fs::create_dir_all(&public_dir)?;
+            let id = &key.key_id;
+            create_new(
+                &dir.join(format!("{id}.key")),
+                0o600,
+                &render_key_file(
+                    &format!("capture key {id}, private: for the worker only (mode 600)"),
+                    &key.to_base64(),
+                    &schedule,
+                ),
+            )?;
+            create_new(
+                &public_dir.join(format!("{id}.pub")),
+                0o644,
+                &render_key_file(
+                    &format!("capture key {id}, public: for the producer"),
+                    &public,
+                    &schedule,
+                ),
             )?;
             println!("{public}");
         }
         None => println!("{}={}\n{public}", key.key_id, key.to_base64()),
     }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct RetireArgs {
+    /// The key to stop offering.
+    #[arg(long)]
+    key_id: String,
+    /// Folders whose KEY_ID.key / KEY_ID.pub get the retirement time (repeat the flag).
+    #[arg(long = "dir", required = true)]
+    dirs: Vec<PathBuf>,
+    /// When (RFC 3339; default now). Packets sealed to it still open for
+    /// LIVENESS_CAPTURE_KEY_GRACE_SECS after this, then it is unknown.
+    #[arg(long)]
+    at: Option<String>,
+}
+
+/// `liveness key-retire`: records the retirement in the key's files; producer and worker
+/// read it at their next start.
+pub fn retire(args: RetireArgs) -> anyhow::Result<()> {
+    let id = KeyId::parse(&args.key_id)?;
+    let at = match &args.at {
+        Some(at) => parse_time(at)?,
+        None => now_ms(),
+    };
+    let mut changed = Vec::new();
+    for dir in &args.dirs {
+        for ext in ["key", "pub"] {
+            let path = dir.join(format!("{id}.{ext}"));
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                // Rewritten in place: the file keeps its owner and mode.
+                std::fs::write(&path, retire_key_file(&text, at))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                changed.push(path.display().to_string());
+            }
+        }
+    }
+    if changed.is_empty() {
+        bail!("no {id}.key or {id}.pub in the given folders");
+    }
+    println!(
+        "{}",
+        json!({ "key_id": id.as_str(), "retired_at_ms": at, "files": changed })
+    );
     Ok(())
 }
 

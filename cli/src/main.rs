@@ -28,6 +28,8 @@ enum Command {
     Analyze(analyze::Args),
     /// Generate a server key pair for capture packets.
     Keygen(capture::KeygenArgs),
+    /// Stop offering a capture key: it keeps opening packets for the grace period.
+    KeyRetire(capture::RetireArgs),
     /// Make a burst of JPEG frames from one photo, with simulated sensor noise (demos, tests).
     Burst(capture::BurstArgs),
     /// Seal JPEG frames into a capture packet for a server public key.
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Keygen(args) => capture::keygen(args).map(|()| ExitCode::SUCCESS),
+        Command::KeyRetire(args) => capture::retire(args).map(|()| ExitCode::SUCCESS),
         Command::Burst(args) => capture::burst(args).map(|()| ExitCode::SUCCESS),
         Command::Seal(args) => capture::seal(args).map(|()| ExitCode::SUCCESS),
         Command::Tenant(command) => tenant::run(command).map(|()| ExitCode::SUCCESS),

@@ -20,6 +20,10 @@ pub enum TenantCommand {
         /// Hosts a per-request webhook_url may name (replaces the list; repeat the flag).
         #[arg(long = "allow-webhook-host")]
         allow_webhook_hosts: Option<Vec<String>>,
+        /// Web origins (https://shop.example) whose pages may use capture tokens (replaces
+        /// the list; repeat the flag; an empty value clears it).
+        #[arg(long = "allow-origin")]
+        allow_origins: Option<Vec<String>>,
         /// Days after which captures are purged (1-3650).
         #[arg(long)]
         retention_days: Option<i32>,
@@ -66,11 +70,19 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
             TenantCommand::Set {
                 name,
                 allow_webhook_hosts,
+                allow_origins,
                 retention_days,
             } => {
                 let tenant = crate::database::tenant_named(&db, &name).await?;
                 if let Some(hosts) = allow_webhook_hosts {
                     liveness_pipeline::tenants::set_webhook_allowed_hosts(&db, tenant.id, &hosts)
+                        .await?;
+                }
+                if let Some(origins) = allow_origins {
+                    let origins: Vec<String> =
+                        origins.into_iter().filter(|o| !o.is_empty()).collect();
+                    let origins = liveness_pipeline::origins::canonical_list(&origins)?;
+                    liveness_pipeline::tenants::set_allowed_origins(&db, tenant.id, &origins)
                         .await?;
                 }
                 if let Some(days) = retention_days {
@@ -89,6 +101,7 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
                         "name": tenant.name,
                         "retention_days": tenant.retention_days,
                         "webhook_allowed_hosts": tenant.webhook_allowed_hosts,
+                        "allowed_origins": tenant.allowed_origins,
                     })
                 );
             }

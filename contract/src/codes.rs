@@ -70,6 +70,60 @@ impl RejectionCode {
     }
 }
 
+/// What kind of problem a rejection is, for an end user's screen: never which check or
+/// threshold decided it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// The face was not shown well enough: position, size, angle, light, obstruction.
+    FaceQuality,
+    /// The capture was not accepted as a live person in front of the camera.
+    Attack,
+    /// The service could not judge the capture; trying again later may work.
+    Service,
+}
+
+impl RejectionCode {
+    pub fn problem(self) -> Problem {
+        match self {
+            Self::AttackDetected => Problem::Attack,
+            Self::ProcessingError
+            | Self::FaceEdgesError
+            | Self::EngineError
+            | Self::UnknownError => Problem::Service,
+            _ => Problem::FaceQuality,
+        }
+    }
+
+    /// Words for the person in front of the camera: what to do differently, if anything.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Self::FaceTooClose => "Move a little further from the camera.",
+            Self::FaceCloseToBorder | Self::FaceCropped => {
+                "Keep your whole face inside the oval, away from the edges."
+            }
+            Self::FaceOccluded => "Make sure nothing covers your face.",
+            Self::FaceNotFound => "We could not see a face. Face the camera and try again.",
+            Self::TooManyFaces => "Only one person should be in front of the camera.",
+            Self::FaceTooSmall => "Move closer to the camera.",
+            Self::FaceAngleTooLarge => "Look straight at the camera and keep your head upright.",
+            Self::ImageUnreadable | Self::QualityUnacceptable | Self::ImageConditionsUnmet => {
+                "The picture was not clear enough. Find even light, hold still and try again."
+            }
+            Self::ProcessingError
+            | Self::EngineError
+            | Self::UnknownError
+            | Self::FaceEdgesError => {
+                "We could not check this capture. Please try again in a moment."
+            }
+            Self::AttackDetected => {
+                "We could not confirm that a live person was in front of the camera. \
+                 Please try again, facing the camera yourself."
+            }
+        }
+    }
+}
+
 impl From<RejectionCode> for u16 {
     fn from(code: RejectionCode) -> u16 {
         code.code()

@@ -4,5 +4,5 @@
 mod codes;
 mod response;
 
-pub use codes::RejectionCode;
+pub use codes::{Problem, RejectionCode};
 pub use response::{ApiResponse, CaptureLiveness, FaceLiveness};

@@ -5,6 +5,7 @@
 pub mod at_rest;
 pub mod config;
 pub mod db;
+pub mod origins;
 pub mod queue;
 pub mod reports;
 pub mod retention;

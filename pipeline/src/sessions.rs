@@ -29,11 +29,85 @@ pub async fn create(
     Ok(Session { nonce, expires_at })
 }
 
+/// This tenant's session, while it lives.
+pub async fn get(
+    pool: &PgPool,
+    tenant_id: i64,
+    nonce: &str,
+) -> Result<Option<Session>, sqlx::Error> {
+    let expires_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT expires_at FROM capture_sessions WHERE nonce = $1 AND tenant_id = $2 AND expires_at > now()",
+    )
+    .bind(nonce)
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(expires_at.map(|expires_at| Session {
+        nonce: nonce.to_string(),
+        expires_at,
+    }))
+}
+
+/// Whether a capture token may submit its capture now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This submission is the session's one capture.
+    Claimed,
+    /// The session's capture was already submitted.
+    AlreadySubmitted,
+    /// The session expired (its token with it) or is not this tenant's.
+    Gone,
+}
+
+/// Marks the session's one submission as taken, atomically: of two concurrent submissions
+/// with one capture token, exactly one gets [`Claim::Claimed`].
+pub async fn claim(pool: &PgPool, tenant_id: i64, nonce: &str) -> Result<Claim, sqlx::Error> {
+    let claimed = sqlx::query(
+        "UPDATE capture_sessions SET submitted_at = now()
+         WHERE nonce = $1 AND tenant_id = $2 AND submitted_at IS NULL AND expires_at > now()",
+    )
+    .bind(nonce)
+    .bind(tenant_id)
+    .execute(pool)
+    .await?;
+    if claimed.rows_affected() == 1 {
+        return Ok(Claim::Claimed);
+    }
+    let submitted: Option<bool> = sqlx::query_scalar(
+        "SELECT submitted_at IS NOT NULL FROM capture_sessions
+         WHERE nonce = $1 AND tenant_id = $2 AND expires_at > now()",
+    )
+    .bind(nonce)
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match submitted {
+        Some(true) => Claim::AlreadySubmitted,
+        _ => Claim::Gone,
+    })
+}
+
+/// Gives the claim back when the submission was not stored or not queued: the browser's
+/// retry is then a new first submission.
+pub async fn release(pool: &PgPool, tenant_id: i64, nonce: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE capture_sessions SET submitted_at = NULL WHERE nonce = $1 AND tenant_id = $2",
+    )
+    .bind(nonce)
+    .bind(tenant_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Nonce and digest stores for one transaction of one tenant.
 pub struct PgCaptureStores<'a> {
     pub pool: &'a PgPool,
     pub tenant_id: i64,
     pub transaction_id: i64,
+    /// The session of the capture token that submitted the transaction: then only that
+    /// session's nonce is fresh, so a token cannot carry a packet made for another session.
+    pub bound_session: Option<&'a str>,
 }
 
 fn store_error(e: sqlx::Error) -> StoreError {
@@ -48,6 +122,9 @@ impl NonceStore for PgCaptureStores<'_> {
         now_ms: u64,
     ) -> Result<NonceCheck, StoreError> {
         let now = DateTime::<Utc>::from_timestamp_millis(now_ms as i64).unwrap_or_else(Utc::now);
+        if self.bound_session.is_some_and(|bound| bound != nonce) {
+            return Ok(NonceCheck::Unknown);
+        }
         // Consume atomically: of two concurrent submissions with one nonce, exactly one wins.
         let consumed = sqlx::query(
             "UPDATE capture_sessions SET used_at = $4, used_by = $3

@@ -15,11 +15,13 @@ pub struct Tenant {
     pub face_threshold: f64,
     pub retention_days: i32,
     pub webhook_allowed_hosts: Vec<String>,
+    /// Web origins whose pages may use capture tokens (CORS).
+    pub allowed_origins: Vec<String>,
 }
 
 macro_rules! columns {
     () => {
-        "id, name, client_id, face_threshold, retention_days, webhook_allowed_hosts"
+        "id, name, client_id, face_threshold, retention_days, webhook_allowed_hosts, allowed_origins"
     };
 }
 
@@ -173,4 +175,31 @@ pub async fn set_retention_days(pool: &PgPool, id: i64, days: i32) -> Result<(),
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Replaces the web origins allowed to use this tenant's capture tokens; `origins` must
+/// already be in their canonical form ([`crate::origins::canonical`]).
+pub async fn set_allowed_origins(
+    pool: &PgPool,
+    id: i64,
+    origins: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tenants SET allowed_origins = $2 WHERE id = $1")
+        .bind(id)
+        .bind(origins)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Whether any enabled tenant lets pages of this origin in: a CORS preflight carries no
+/// token, so it can only be answered for the union of the lists (the request that follows
+/// is checked against its own tenant's list).
+pub async fn origin_allowed_by_any(pool: &PgPool, origin: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM tenants WHERE $1 = ANY (allowed_origins) AND disabled_at IS NULL)",
+    )
+    .bind(origin)
+    .fetch_one(pool)
+    .await
 }

@@ -22,6 +22,9 @@ pub struct TransactionRow {
     pub created_at: DateTime<Utc>,
     pub webhook_url: Option<String>,
     pub purged_at: Option<DateTime<Utc>>,
+    /// The capture session (nonce) of the capture token that submitted it; None for a tenant
+    /// token.
+    pub capture_session: Option<String>,
 }
 
 /// A job's transaction as the worker starts it, with the tenant setting it needs.
@@ -39,7 +42,7 @@ pub struct StartedJob {
 /// static SQL).
 macro_rules! columns {
     () => {
-        "id, tenant_id, status::text AS status, s3_bucket, packet_key, selfie_key, selfie_sha256, request_fingerprint, attempts, created_at, webhook_url, purged_at"
+        "id, tenant_id, status::text AS status, s3_bucket, packet_key, selfie_key, selfie_sha256, request_fingerprint, attempts, created_at, webhook_url, purged_at, capture_session"
     };
 }
 
@@ -55,6 +58,7 @@ pub struct NewTransaction<'a> {
     pub idempotency_key: Option<&'a str>,
     pub request_fingerprint: &'a [u8],
     pub webhook_url: Option<&'a str>,
+    pub capture_session: Option<&'a str>,
 }
 
 pub enum Inserted {
@@ -66,8 +70,9 @@ pub enum Inserted {
 pub async fn insert(pool: &PgPool, t: &NewTransaction<'_>) -> Result<Inserted, sqlx::Error> {
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO transactions (tenant_id, s3_bucket, packet_key, selfie_sha256, packet_sha256, packet_bytes,
-                                   citizen_id, device, idempotency_key, request_fingerprint, webhook_url)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                   citizen_id, device, idempotency_key, request_fingerprint, webhook_url,
+                                   capture_session)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
          RETURNING id",
     )
@@ -82,6 +87,7 @@ pub async fn insert(pool: &PgPool, t: &NewTransaction<'_>) -> Result<Inserted, s
     .bind(t.idempotency_key)
     .bind(t.request_fingerprint)
     .bind(t.webhook_url)
+    .bind(t.capture_session)
     .fetch_optional(pool)
     .await?;
     match (id, t.idempotency_key) {
@@ -156,7 +162,7 @@ pub async fn start(pool: &PgPool, id: i64) -> Result<Option<StartedJob>, sqlx::E
          FROM tenants n
          WHERE t.id = $1 AND t.status IN ('queued', 'processing') AND n.id = t.tenant_id
          RETURNING t.id, t.tenant_id, t.status::text AS status, t.s3_bucket, t.packet_key, t.selfie_key,
-                   t.selfie_sha256, t.request_fingerprint, t.attempts, t.created_at, t.webhook_url, t.purged_at,
+                   t.selfie_sha256, t.request_fingerprint, t.attempts, t.created_at, t.webhook_url, t.purged_at, t.capture_session,
                    n.face_threshold, n.disabled_at IS NULL AS tenant_enabled, t.packet_sha256",
     )
     .bind(id)

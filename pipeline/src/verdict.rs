@@ -78,6 +78,41 @@ pub fn render(row: &VerdictRow, id: i64, details: bool, return_id: bool) -> Valu
     Value::Object(out)
 }
 
+/// The verdict as a browser holding a capture token sees it: the same shape, but the person
+/// (or attacker) in front of the camera learns *whether*, never *by how much* or *which
+/// check*: scores become the outcome (1 reached the bar, 0 did not) and `error_details` says
+/// only the kind of problem, in words for the user. The tenant's lookup and webhooks keep
+/// the full breakdown.
+pub fn render_for_browser(
+    row: &VerdictRow,
+    id: i64,
+    details: bool,
+    return_id: bool,
+    face_threshold: f64,
+) -> Value {
+    let outcome = |passed: bool| if passed { 1.0 } else { 0.0 };
+    let coarse = VerdictRow {
+        valid: row.valid,
+        error_code: row.error_code,
+        error_details: None,
+        face_probability: row.face_probability.map(|p| outcome(p >= face_threshold)),
+        capture_score: row.capture_probability.map(|p| outcome(p >= 1.0)),
+        capture_probability: row.capture_probability.map(|p| outcome(p >= 1.0)),
+    };
+    let mut body = render(&coarse, id, details, return_id);
+    if let Some(code) = row
+        .error_code
+        .and_then(|c| RejectionCode::try_from(c as u16).ok())
+    {
+        let error_details = body["error_details"]
+            .as_object_mut()
+            .expect("a rejection has error_details");
+        error_details.insert("problem".into(), json!(code.problem()));
+        error_details.insert("advice".into(), json!(code.advice()));
+    }
+    body
+}
+
 impl From<&Verdict> for VerdictRow {
     fn from(v: &Verdict) -> Self {
         Self {
@@ -162,5 +197,26 @@ mod tests {
         assert_eq!(rejected["id"], 287);
         let plain = render(&row(false, Some(715)), 287, false, false);
         assert!(plain["error_details"].get("api_response").is_none() && plain.get("id").is_none());
+    }
+
+    #[test]
+    fn a_browser_sees_outcomes_and_the_kind_of_problem_only() {
+        let mut rejected = row(false, Some(715));
+        rejected.error_details = Some(
+            json!({ "capture_liveness": "For a positive result you must get 1, value achieved: 0.0.", "capture_signal": "nonce_fresh" }),
+        );
+        rejected.face_probability = Some(0.73);
+        let body = render_for_browser(&rejected, 9, true, true, 0.5);
+        assert_eq!(
+            body,
+            json!({ "valid": false, "error_code": 715, "message": "Attack detected in the sent image.",
+                    "error_details": { "problem": "attack", "advice": RejectionCode::AttackDetected.advice(),
+                        "api_response": { "face_liveness": { "probability": 1.0 },
+                                          "capture_liveness": { "score": 0.0, "probability": 0.0 } } },
+                    "id": 9 })
+        );
+        let valid = render_for_browser(&row(true, None), 9, true, false, 0.99);
+        assert_eq!(valid["api_response"]["face_liveness"]["probability"], 0.0);
+        assert_eq!(valid["api_response"]["capture_liveness"]["score"], 1.0);
     }
 }

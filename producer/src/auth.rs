@@ -1,4 +1,8 @@
-//! Short-lived HS256 access tokens for tenants, and the extractor that demands one.
+//! Short-lived HS256 access tokens, and the extractors that demand them.
+//!
+//! Two scopes. A *tenant* token (from client credentials) is the tenant's back end: every
+//! route. A *capture* token is minted with a capture session for one browser: it may read
+//! the capture keys and submit that session's one capture, and expires with the session.
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -10,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 const ISSUER: &str = "liveness-producer";
 
+const CAPTURE_SCOPE: &str = "capture";
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     /// Tenant id.
@@ -17,25 +23,78 @@ struct Claims {
     iss: String,
     iat: i64,
     exp: i64,
+    /// Absent on tenant tokens (and on every token issued before scopes existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    /// The capture session (its nonce) of a capture token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+}
+
+/// Who a valid token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Tenant(i64),
+    /// A browser holding a capture token for one session of this tenant.
+    Capture {
+        tenant: i64,
+        session: String,
+    },
+}
+
+impl Caller {
+    pub fn tenant(&self) -> i64 {
+        match self {
+            Self::Tenant(id) | Self::Capture { tenant: id, .. } => *id,
+        }
+    }
 }
 
 pub fn issue(secret: &str, tenant_id: i64, ttl_secs: i64) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = Claims {
-        sub: tenant_id.to_string(),
-        iss: ISSUER.into(),
-        iat: now,
-        exp: now + ttl_secs,
-    };
+    sign(
+        secret,
+        &Claims {
+            sub: tenant_id.to_string(),
+            iss: ISSUER.into(),
+            iat: now,
+            exp: now + ttl_secs,
+            scope: None,
+            sid: None,
+        },
+    )
+}
+
+/// A capture token for one session, valid until the session expires.
+pub fn issue_capture(
+    secret: &str,
+    tenant_id: i64,
+    session: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> String {
+    sign(
+        secret,
+        &Claims {
+            sub: tenant_id.to_string(),
+            iss: ISSUER.into(),
+            iat: chrono::Utc::now().timestamp(),
+            exp: expires_at.timestamp(),
+            scope: Some(CAPTURE_SCOPE.into()),
+            sid: Some(session.into()),
+        },
+    )
+}
+
+fn sign(secret: &str, claims: &Claims) -> String {
     encode(
         &Header::new(Algorithm::HS256),
-        &claims,
+        claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
     .expect("HS256 signing cannot fail")
 }
 
-pub fn verify(secret: &str, token: &str) -> Result<i64, ApiError> {
+pub fn verify(secret: &str, token: &str) -> Result<Caller, ApiError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
     validation.leeway = 0;
@@ -48,33 +107,42 @@ pub fn verify(secret: &str, token: &str) -> Result<i64, ApiError> {
         ErrorKind::ExpiredSignature => ApiError::TokenExpired,
         _ => ApiError::Unauthorized("the access token is invalid"),
     })?;
-    data.claims
-        .sub
-        .parse()
-        .map_err(|_| ApiError::Unauthorized("the access token is invalid"))
+    let invalid = || ApiError::Unauthorized("the access token is invalid");
+    let tenant = data.claims.sub.parse().map_err(|_| invalid())?;
+    match (data.claims.scope.as_deref(), data.claims.sid) {
+        (None, None) => Ok(Caller::Tenant(tenant)),
+        (Some(CAPTURE_SCOPE), Some(session)) => Ok(Caller::Capture { tenant, session }),
+        _ => Err(invalid()),
+    }
 }
 
-/// The authenticated tenant of a request.
-#[derive(Debug, Clone, Copy)]
-pub struct TenantId(pub i64);
+/// The bearer token of a request, if it has one.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+}
 
-impl FromRequestParts<AppState> for TenantId {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))?;
-        let id = verify(&state.config.jwt_secret, token.trim())?;
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let token =
+            bearer(parts).ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))?;
+        let caller = verify(&state.config.jwt_secret, token)?;
+        let id = caller.tenant();
         let disabled = match state.disabled_tenants.is_disabled(id) {
             Some(known) => known,
             None => liveness_pipeline::tenants::get(&state.db, id)
@@ -86,7 +154,30 @@ impl FromRequestParts<AppState> for TenantId {
             return Err(ApiError::Unauthorized("the tenant is disabled"));
         }
         tracing::Span::current().record("tenant_id", id);
-        Ok(TenantId(id))
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+/// The tenant's back end: a tenant token. A capture token gets 403 `insufficient_scope`.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantId(pub i64);
+
+impl FromRequestParts<AppState> for TenantId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Tenant(id) => Ok(TenantId(id)),
+            Caller::Capture { .. } => Err(ApiError::Forbidden {
+                code: "insufficient_scope",
+                message: "a capture token may only read the capture keys and submit its \
+                          session's capture; this route needs the tenant's own token",
+            }),
+        }
     }
 }
 
@@ -98,7 +189,23 @@ mod tests {
 
     #[test]
     fn tokens_verify_and_expire() {
-        assert_eq!(verify(SECRET, &issue(SECRET, 42, 60)).unwrap(), 42);
+        assert_eq!(
+            verify(SECRET, &issue(SECRET, 42, 60)).unwrap(),
+            Caller::Tenant(42)
+        );
+        let in_a_minute = chrono::Utc::now() + chrono::Duration::seconds(60);
+        assert_eq!(
+            verify(SECRET, &issue_capture(SECRET, 42, "n1", in_a_minute)).unwrap(),
+            Caller::Capture {
+                tenant: 42,
+                session: "n1".into()
+            }
+        );
+        let a_second_ago = chrono::Utc::now() - chrono::Duration::seconds(1);
+        assert!(matches!(
+            verify(SECRET, &issue_capture(SECRET, 42, "n1", a_second_ago)),
+            Err(ApiError::TokenExpired)
+        ));
         assert!(matches!(
             verify(SECRET, &issue(SECRET, 42, -5)),
             Err(ApiError::TokenExpired)

@@ -1,4 +1,4 @@
-use liveness_capture::Keyring;
+use liveness_capture::PublicKeyring;
 use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::config::{
     env_or, env_required, ConfigError, DatabaseConfig, QueueConfig, StorageConfig,
@@ -26,9 +26,11 @@ pub struct ProducerConfig {
     pub max_body_bytes: usize,
     /// SESSION_TTL_SECS, default 300: lifetime of a capture nonce
     pub session_ttl: Duration,
-    /// LIVENESS_CAPTURE_KEYS / LIVENESS_CAPTURE_KEY_DIR: the public halves are published,
-    /// and intake refuses packets sealed to any other key id
-    pub capture_keys: Keyring,
+    /// LIVENESS_CAPTURE_PUBLIC_KEYS (`KEY_ID:BASE64URL` entries) / LIVENESS_CAPTURE_PUBLIC_KEY_DIR
+    /// (`KEY_ID.pub` files with their schedule; `*.key` files there are never read): published
+    /// newest first; intake refuses packets sealed to any other key id, or to a retired key
+    /// after LIVENESS_CAPTURE_KEY_GRACE_SECS (default 86400). The producer holds no private key.
+    pub capture_keys: PublicKeyring,
     /// LIVENESS_STORAGE_KEYS (required): opens the selfie the worker kept, for
     /// `GET .../{id}/selfie` (the same entries as the worker's)
     pub storage_keys: StorageKeys,
@@ -64,7 +66,7 @@ impl ProducerConfig {
             sync_timeout: Duration::from_millis(env_or("SYNC_TIMEOUT_MS", 30_000)?),
             max_body_bytes: env_or("MAX_BODY_BYTES", 20 * 1024 * 1024)?,
             session_ttl: Duration::from_secs(env_or("SESSION_TTL_SECS", 300)?),
-            capture_keys: Keyring::from_env()?,
+            capture_keys: PublicKeyring::from_env()?,
             storage_keys: StorageKeys::from_env()?,
             webhook_allow_private: env_or("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", false)?,
             webhook_rotation_grace: Duration::from_secs(env_or(

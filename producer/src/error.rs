@@ -20,6 +20,11 @@ pub enum ApiError {
     #[error("{message}")]
     Absent { code: &'static str, message: String },
     #[error("{message}")]
+    Forbidden {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error("{message}")]
     Gone { code: &'static str, message: String },
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
@@ -56,6 +61,7 @@ impl ApiError {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Absent { code, .. } => (StatusCode::NOT_FOUND, code),
+            Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             Self::Gone { code, .. } => (StatusCode::GONE, code),
             Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),

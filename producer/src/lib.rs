@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+mod cors;
 pub mod error;
 pub mod form;
 mod metrics_layer;
@@ -103,14 +104,34 @@ impl Application {
             disabled_tenants,
             metrics: metrics_layer::handle(),
         };
+        // What a browser page may call with a capture token, from an allowed origin.
+        let capture_routes = Router::new()
+            .route(
+                "/api/v3/biometrics/liveness/keys",
+                get(routes::sessions::keys).options(cors::preflight),
+            )
+            .route(
+                "/api/v3/biometrics/liveness/",
+                post(routes::liveness::submit).options(cors::preflight),
+            )
+            .route(
+                "/api/v3/biometrics/liveness",
+                post(routes::liveness::submit).options(cors::preflight),
+            )
+            // The path of the Liveness Plus web example's submit code, so it works unchanged.
+            .route(
+                "/api/v3/biometrics/nationals/",
+                post(routes::liveness::submit).options(cors::preflight),
+            )
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                cors::actual,
+            ));
         let router = Router::new()
+            .merge(capture_routes)
             .route("/api/v3/auth/token", post(routes::token::issue))
             .route("/api/v3/biometrics/liveness/sessions", post(routes::sessions::create))
-            .route("/api/v3/biometrics/liveness/keys", get(routes::sessions::keys))
-            .route("/api/v3/biometrics/liveness/", post(routes::liveness::submit))
-            .route("/api/v3/biometrics/liveness", post(routes::liveness::submit))
-            // The path of the Liveness Plus web example's submit code, so it works unchanged.
-            .route("/api/v3/biometrics/nationals/", post(routes::liveness::submit))
+            .route("/api/v3/biometrics/liveness/allowed-origins", get(routes::origins::get_allowed).put(routes::origins::put_allowed))
             .route("/api/v3/biometrics/liveness/{id}", get(routes::liveness::lookup))
             .route("/api/v3/biometrics/liveness/{id}/selfie", get(routes::liveness::selfie))
             .route("/api/v3/biometrics/liveness/{id}/capture", delete(routes::liveness::purge_capture))

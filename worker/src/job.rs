@@ -94,6 +94,7 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
         pool: &worker.db,
         tenant_id: tx.tenant_id,
         transaction_id: tx.id,
+        bound_session: tx.capture_session.as_deref(),
     };
     let id = tx.id.to_string();
     let submission = Submission {

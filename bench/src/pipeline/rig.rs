@@ -115,6 +115,7 @@ impl Rig {
                 "LIVENESS_CAPTURE_KEYS",
                 format!("{}={}", key.key_id, key.to_base64()),
             ),
+            ("LIVENESS_CAPTURE_PUBLIC_KEYS", key.public().to_tagged()),
             (
                 "LIVENESS_STORAGE_KEYS",
                 liveness_pipeline::at_rest::StorageKeys::generate_entry("bench"),

@@ -1,7 +1,7 @@
 //! `POST /api/v3/biometrics/liveness/`, `GET /api/v3/biometrics/liveness/{id}` and the
 //! capture's resources under it (`/selfie`, `/capture`).
 
-use crate::auth::TenantId;
+use crate::auth::{Caller, TenantId};
 use crate::error::ApiError;
 use crate::form::{read_form, Submission};
 use crate::AppState;
@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use liveness_pipeline::queue::Job;
 use liveness_pipeline::retention;
+use liveness_pipeline::sessions::{self, Claim};
 use liveness_pipeline::transactions::{self, Inserted, NewTransaction, TransactionRow};
-use liveness_pipeline::verdict::{lookup_body, render};
+use liveness_pipeline::verdict::{lookup_body, render, render_for_browser};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -27,9 +28,16 @@ fn fingerprint(packet_sha256: &[u8], s: &Submission) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// How the verdict is shown: in full to the tenant's back end, coarsely to a browser.
+#[derive(Clone, Copy)]
+enum Audience {
+    BackEnd,
+    Browser { face_threshold: f64 },
+}
+
 pub async fn submit(
     State(state): State<AppState>,
-    TenantId(tenant): TenantId,
+    caller: Caller,
     headers: HeaderMap,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, ApiError> {
@@ -43,6 +51,11 @@ pub async fn submit(
     {
         return Err(ApiError::UnsupportedMediaType("multipart/form-data"));
     }
+    let tenant = caller.tenant();
+    let session = match &caller {
+        Caller::Tenant(_) => None,
+        Caller::Capture { session, .. } => Some(session.as_str()),
+    };
     let form = form.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
     let mut submission = read_form(form, state.config.max_body_bytes).await?;
     let packet = submission
@@ -82,8 +95,24 @@ pub async fn submit(
         ));
     }
     if let Some(url) = &submission.webhook_url {
+        if session.is_some() {
+            return Err(ApiError::Forbidden {
+                code: "insufficient_scope",
+                message: "webhook_url is the back end's setting; a capture token cannot set it",
+            });
+        }
         admit_override(&state, tenant, url).await?;
     }
+    let audience = match session {
+        None => Audience::BackEnd,
+        Some(_) => Audience::Browser {
+            face_threshold: liveness_pipeline::tenants::get(&state.db, tenant)
+                .await
+                .map_err(ApiError::database)?
+                .ok_or(ApiError::Unauthorized("the tenant is disabled"))?
+                .face_threshold,
+        },
+    };
     let packet_sha256 = Sha256::digest(&packet).to_vec();
     let fingerprint = fingerprint(&packet_sha256, &submission);
 
@@ -93,8 +122,35 @@ pub async fn submit(
             .await
             .map_err(ApiError::database)?
         {
-            return respond_existing(&state, existing, &fingerprint, &submission, respond_async)
-                .await;
+            return respond_existing(
+                &state,
+                existing,
+                &fingerprint,
+                &submission,
+                respond_async,
+                session,
+                audience,
+            )
+            .await;
+        }
+    }
+    // A capture token submits once: claimed before anything is stored, given back if the
+    // submission is then not stored or not queued.
+    if let Some(nonce) = session {
+        match sessions::claim(&state.db, tenant, nonce)
+            .await
+            .map_err(ApiError::database)?
+        {
+            Claim::Claimed => {}
+            Claim::AlreadySubmitted => {
+                return Err(ApiError::Conflict {
+                    code: "capture_already_submitted",
+                    message: "this capture token has already submitted its capture; start a new \
+                              session for another one"
+                        .into(),
+                })
+            }
+            Claim::Gone => return Err(ApiError::TokenExpired),
         }
     }
 
@@ -110,6 +166,9 @@ pub async fn submit(
     let packet_bytes = packet.len() as i32;
     let cleanup_objects = || async {
         let _ = state.storage.delete(&packet_key).await;
+        if let Some(nonce) = session {
+            let _ = sessions::release(&state.db, tenant, nonce).await;
+        }
     };
     if let Err(e) = state.storage.put(&packet_key, packet).await {
         tracing::error!(error = %e, "storing the capture failed");
@@ -130,14 +189,23 @@ pub async fn submit(
         idempotency_key: idempotency_key.as_deref(),
         request_fingerprint: &fingerprint,
         webhook_url: submission.webhook_url.as_deref(),
+        capture_session: session,
     };
     let id = match transactions::insert(&state.db, &new).await {
         Ok(Inserted::New(id)) => id,
         Ok(Inserted::Existing(existing)) => {
             // A concurrent request with the same key won the race.
             cleanup_objects().await;
-            return respond_existing(&state, *existing, &fingerprint, &submission, respond_async)
-                .await;
+            return respond_existing(
+                &state,
+                *existing,
+                &fingerprint,
+                &submission,
+                respond_async,
+                session,
+                audience,
+            )
+            .await;
         }
         Err(e) => {
             cleanup_objects().await;
@@ -166,7 +234,14 @@ pub async fn submit(
     if respond_async {
         return Ok(accepted(id, "queued"));
     }
-    wait_and_render(&state, id, submission.details, submission.return_id).await
+    wait_and_render(
+        &state,
+        id,
+        submission.details,
+        submission.return_id,
+        audience,
+    )
+    .await
 }
 
 /// The packet's clear-text header, checked before anything is stored: a file that is not a
@@ -179,12 +254,14 @@ fn check_header(state: &AppState, packet: &[u8]) -> Result<(), ApiError> {
             format!("encrypted_file is not a capture packet: {e}"),
         )
     })?;
-    if state.config.capture_keys.get(header.key_id).is_none() {
+    let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    if !state.config.capture_keys.accepts(header.key_id, now_ms) {
         return Err(ApiError::bad_request(
             "unknown_key",
             format!(
-                "encrypted_file is sealed to key id {:?}, which this service does not hold; \
-                 seal to a key from GET /api/v3/biometrics/liveness/keys",
+                "encrypted_file is sealed to key id {:?}, which this service does not accept \
+                 (never issued, or retired); seal to the first key of \
+                 GET /api/v3/biometrics/liveness/keys",
                 header.key_id
             ),
         ));
@@ -225,14 +302,20 @@ async fn respond_existing(
     fingerprint: &[u8],
     s: &Submission,
     respond_async: bool,
+    session: Option<&str>,
+    audience: Audience,
 ) -> Result<Response, ApiError> {
-    if existing.request_fingerprint.as_deref() != Some(fingerprint) {
+    // A capture token's retry finds only its own session's submission: the tenant's other
+    // idempotency keys are none of its business.
+    if existing.request_fingerprint.as_deref() != Some(fingerprint)
+        || existing.capture_session.as_deref() != session
+    {
         return Err(ApiError::IdempotencyConflict);
     }
     if respond_async {
         return Ok(accepted(existing.id, &existing.status));
     }
-    wait_and_render(state, existing.id, s.details, s.return_id).await
+    wait_and_render(state, existing.id, s.details, s.return_id, audience).await
 }
 
 fn accepted(id: i64, status: &str) -> Response {
@@ -252,6 +335,7 @@ async fn wait_and_render(
     id: i64,
     details: bool,
     return_id: bool,
+    audience: Audience,
 ) -> Result<Response, ApiError> {
     let woken = state.waiters.register(id);
     let verdict = match transactions::verdict(&state.db, id)
@@ -268,7 +352,13 @@ async fn wait_and_render(
     };
     state.waiters.forget(id);
     Ok(match verdict {
-        Some(v) => Json(render(&v, id, details, return_id)).into_response(),
+        Some(v) => Json(match audience {
+            Audience::BackEnd => render(&v, id, details, return_id),
+            Audience::Browser { face_threshold } => {
+                render_for_browser(&v, id, details, return_id, face_threshold)
+            }
+        })
+        .into_response(),
         None => accepted(id, "processing"),
     })
 }

@@ -94,6 +94,10 @@ pub struct Options {
     pub policy: liveness_capture::Policy,
     /// How long a capture session's nonce lives (default: five minutes, as in production).
     pub session_ttl: Duration,
+    /// The capture keys of producer (public halves) and worker, with their schedules
+    /// (default: one key, `e2e-key`, active since ever). The stack seals to the first key
+    /// the producer offers.
+    pub capture_keys: Option<Keyring>,
 }
 
 impl Default for Options {
@@ -105,6 +109,7 @@ impl Default for Options {
             retention_interval: Duration::ZERO,
             policy: liveness_capture::Policy::default(),
             session_ttl: Duration::from_secs(300),
+            capture_keys: None,
         }
     }
 }
@@ -174,8 +179,17 @@ impl Stack {
                 .unwrap_or_else(|| storage.endpoint.clone()),
             ..storage.clone()
         };
-        let key = PrivateKey::generate(KeyId::parse("e2e-key").unwrap());
-        let keys = Keyring::new([key.clone()]);
+        let keys = options.capture_keys.clone().unwrap_or_else(|| {
+            Keyring::new([PrivateKey::generate(KeyId::parse("e2e-key").unwrap())])
+        });
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let key = keys
+            .get(keys.public().offered(now_ms)[0].key_id.as_str())
+            .unwrap()
+            .clone();
         let storage_key = StorageKeys::generate_entry("e2e-storage");
         let storage_keys = StorageKeys::parse(&storage_key).unwrap();
         let producer_config = ProducerConfig {
@@ -188,7 +202,7 @@ impl Stack {
             sync_timeout: Duration::from_secs(30),
             max_body_bytes: 4 * 1024 * 1024,
             session_ttl: options.session_ttl,
-            capture_keys: keys.clone(),
+            capture_keys: keys.public(),
             storage_keys: storage_keys.clone(),
             webhook_allow_private: true,
             webhook_rotation_grace: Duration::from_secs(3600),
@@ -316,8 +330,30 @@ impl Stack {
             .json()
             .await
             .unwrap();
-        assert_eq!(session["keys"][0]["key_id"], "e2e-key");
+        assert_eq!(session["keys"][0]["key_id"], self.key.key_id.as_str());
         session["nonce"].as_str().unwrap().to_string()
+    }
+
+    /// A capture session made by the client's back end: nonce, keys and capture token.
+    pub async fn capture_session(&self, client: &Client) -> Value {
+        let response = self
+            .client
+            .post(self.url("/api/v3/biometrics/liveness/sessions"))
+            .bearer_auth(&client.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// The client's capture session as a browser holds it: only its capture token.
+    pub async fn browser(&self, client: &Client) -> Client {
+        let session = self.capture_session(client).await;
+        Client {
+            tenant_id: client.tenant_id,
+            token: session["capture_token"].as_str().unwrap().to_string(),
+        }
     }
 
     /// A packet of a 3-frame burst made from a sample image, sealed to this stack's key.
