@@ -251,7 +251,13 @@ pub fn seal(args: SealArgs) -> anyhow::Result<()> {
         Ok(text) => text,
         Err(_) => args.key.clone(),
     };
-    let mut key = PublicKey::parse_tagged(&tagged).context("--key")?;
+    // A KEY_ID.pub file: its first line that is not a comment; the schedule lines follow.
+    let key_line = tagged
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or_default();
+    let mut key = PublicKey::parse_tagged(key_line).context("--key")?;
     if args.frames.len() > liveness_capture::MAX_FRAMES {
         bail!("at most {} frames", liveness_capture::MAX_FRAMES);
     }

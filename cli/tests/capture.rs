@@ -61,7 +61,11 @@ fn setup(name: &str) -> Setup {
     ]))
     .trim()
     .to_string();
+    // The key file's key line: the first that is not a comment (its schedule follows).
     let private = std::fs::read_to_string(keys.join("k-2026.key"))
+        .unwrap()
+        .lines()
+        .find(|l| !l.starts_with('#'))
         .unwrap()
         .trim()
         .to_string();

@@ -96,13 +96,69 @@ fn management_paths(bearer: &Value) -> Value {
     })
 }
 
+/// The routes a capture token may call, from a browser page of an allowed origin.
+const CAPTURE_ROUTES: [&str; 2] = [
+    "/api/v3/biometrics/liveness/",
+    "/api/v3/biometrics/liveness/keys",
+];
+
+fn preflight() -> Value {
+    json!({
+        "summary": "CORS preflight: answered for web origins a tenant allows",
+        "parameters": [
+            { "name": "Origin", "in": "header", "schema": { "type": "string" } },
+            { "name": "Access-Control-Request-Method", "in": "header", "schema": { "type": "string" } } ],
+        "responses": {
+            "204": { "description": "Allowed: Access-Control-Allow-Origin names the origin (never *, never credentials)" },
+            "403": error_response("Origin not allowed by any tenant, or a method other than GET/POST (origin_not_allowed)"),
+            "503": error_response("A dependency is down") } })
+}
+
+fn capture_paths(bearer: &Value) -> Value {
+    let origins = json!({ "type": "object", "required": ["origins"],
+        "properties": { "origins": { "type": "array", "maxItems": 32,
+            "items": { "type": "string", "description": "scheme://host[:port]; https, or http on loopback" } } } });
+    json!({ "/api/v3/biometrics/liveness/allowed-origins": {
+        "get": { "summary": "Web origins whose pages may use this tenant's capture tokens (CORS)", "security": bearer,
+                 "responses": { "200": ok("Origins", origins.clone()),
+                                "401": error_response("Missing, invalid or expired token"),
+                                "503": error_response("A dependency is down") } },
+        "put": { "summary": "Replace the allowed origins (canonicalised: lower case, default port dropped)", "security": bearer,
+                 "requestBody": { "required": true, "content": { "application/json": { "schema": origins.clone() } } },
+                 "responses": { "200": ok("Origins", origins),
+                                "400": error_response("Malformed body, or an origin that cannot be allowed (invalid_origins)"),
+                                "401": error_response("Missing, invalid or expired token"),
+                                "415": error_response("Not JSON"),
+                                "503": error_response("A dependency is down") } } } })
+}
+
 pub fn spec() -> Value {
     let bearer = json!([{ "bearer": [] }]);
     let mut spec = core_spec(&bearer);
-    if let (Some(paths), Value::Object(more)) =
-        (spec["paths"].as_object_mut(), management_paths(&bearer))
-    {
-        paths.extend(more);
+    for more in [management_paths(&bearer), capture_paths(&bearer)] {
+        if let (Some(paths), Value::Object(more)) = (spec["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
+    }
+    // Every tenant route refuses a capture token; the capture routes answer preflights.
+    let paths = spec["paths"].as_object_mut().expect("paths");
+    for (path, item) in paths.iter_mut() {
+        let capture_route = CAPTURE_ROUTES.contains(&path.as_str());
+        for operation in item.as_object_mut().expect("path item").values_mut() {
+            if operation.get("security").is_none() {
+                continue;
+            }
+            operation["responses"]["403"] = if capture_route {
+                error_response("The page's web origin is not on the token's tenant list (origin_not_allowed), or a capture token set webhook_url (insufficient_scope)")
+            } else {
+                error_response(
+                    "A capture token: this route needs the tenant's own token (insufficient_scope)",
+                )
+            };
+        }
+        if capture_route {
+            item["options"] = preflight();
+        }
     }
     spec
 }
@@ -124,22 +180,25 @@ fn core_spec(bearer: &Value) -> Value {
                     "401": error_response("Unknown client or wrong secret"),
                     "503": error_response("A dependency is down") } } },
             "/api/v3/biometrics/liveness/sessions": { "post": {
-                "summary": "Start a capture session: a single-use nonce and the server's public keys",
+                "summary": "Start a capture session (tenant token): a single-use nonce, the keys to seal to (first: the one to use) and a capture token for the browser",
                 "security": bearer,
                 "responses": {
                     "200": { "description": "Session", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Session" } } } },
                     "401": error_response("Missing, invalid or expired token"),
                     "503": error_response("A dependency is down") } } },
             "/api/v3/biometrics/liveness/keys": { "get": {
-                "summary": "The server's current capture public keys",
+                "summary": "The capture public keys to seal to, the one to use first (newest activation); with a capture token also its session's nonce",
                 "security": bearer,
                 "responses": {
                     "200": { "description": "Keys", "content": { "application/json": { "schema": {
                         "type": "object", "required": ["keys"],
-                        "properties": { "keys": { "type": "array", "items": { "$ref": "#/components/schemas/PublicKey" } } } } } } },
-                    "401": error_response("Missing, invalid or expired token") } } },
+                        "properties": { "keys": { "type": "array", "items": { "$ref": "#/components/schemas/PublicKey" } },
+                            "nonce": { "type": "string", "description": "Capture token only: its session's nonce" },
+                            "expires_at": { "type": "string", "format": "date-time", "description": "Capture token only" } } } } } },
+                    "401": error_response("Missing, invalid or expired token"),
+                    "503": error_response("A dependency is down") } } },
             "/api/v3/biometrics/liveness/": { "post": {
-                "summary": "Submit a capture; waits for the verdict unless asked to respond asynchronously",
+                "summary": "Submit a capture; waits for the verdict unless asked to respond asynchronously. With a capture token: once per session, and the verdict shows outcomes (scores 1/0) and the kind of problem only",
                 "security": bearer,
                 "parameters": [
                     { "name": "Prefer", "in": "header", "schema": { "type": "string", "examples": ["respond-async"] } },
@@ -151,6 +210,7 @@ fn core_spec(bearer: &Value) -> Value {
                     "400": error_response("Missing or empty encrypted_file, a malformed field, a file that is not a capture packet (invalid_packet) or one sealed to a key this service never issued (unknown_key); nothing was stored"),
                     "401": error_response("Missing, invalid or expired token"),
                     "413": error_response("Body too large"),
+                    "409": error_response("This capture token already submitted its capture (capture_already_submitted); nothing was stored"),
                     "415": error_response("Not multipart/form-data"),
                     "422": error_response("Idempotency-Key reused for another request, or webhook_url refused"),
                     "503": error_response("A dependency is down; nothing was stored") } } },
@@ -170,7 +230,8 @@ fn core_spec(bearer: &Value) -> Value {
                 "503": { "description": "Not ready", "content": { "application/json": { "schema": { "type": "object" } } } } } } }
         },
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": "A tenant token (POST /api/v3/auth/token: every route) or a capture token (from a session: the keys and one submission)" } },
             "schemas": {
                 "Error": { "type": "object", "required": ["error", "message"],
                     "properties": { "error": { "type": "string" }, "message": { "type": "string" } } },
@@ -180,9 +241,11 @@ fn core_spec(bearer: &Value) -> Value {
                     "properties": { "access_token": { "type": "string" }, "token_type": { "const": "Bearer" }, "expires_in": { "type": "integer" } } },
                 "PublicKey": { "type": "object", "required": ["key_id", "public_key"],
                     "properties": { "key_id": { "type": "string" }, "public_key": { "type": "string", "description": "X25519, base64url" }, "suite": { "type": "string" } } },
-                "Session": { "type": "object", "required": ["nonce", "expires_at", "keys"],
+                "Session": { "type": "object", "required": ["nonce", "expires_at", "keys", "capture_token", "capture_token_expires_in"],
                     "properties": { "nonce": { "type": "string" }, "expires_at": { "type": "string", "format": "date-time" },
-                        "keys": { "type": "array", "items": { "$ref": "#/components/schemas/PublicKey" } } } },
+                        "keys": { "type": "array", "items": { "$ref": "#/components/schemas/PublicKey" } },
+                        "capture_token": { "type": "string", "description": "For the browser: reads the keys and submits this session's one capture, nothing else; expires with the session" },
+                        "capture_token_expires_in": { "type": "integer", "description": "seconds" } } },
                 "Submission": { "type": "object", "required": ["encrypted_file"], "properties": {
                     "encrypted_file": { "type": "string", "format": "binary", "description": "Capture packet (docs/capture-packet.md)" },
                     "selfie": { "type": "string", "format": "binary",
@@ -199,7 +262,8 @@ fn core_spec(bearer: &Value) -> Value {
                     "api_response": { "$ref": "#/components/schemas/ApiResponse" },
                     "error_code": { "type": "integer", "minimum": 700, "maximum": 715 },
                     "message": { "type": "string" },
-                    "error_details": { "type": "object" },
+                    "error_details": { "type": "object", "description": "Tenant token: the reason (for a capture attack, capture_signal names the failed check). Capture token: only problem (face_quality, attack, service) and advice for the user",
+                        "properties": { "problem": { "type": "string", "enum": ["face_quality", "attack", "service"] }, "advice": { "type": "string" } } },
                     "id": { "type": "integer" } } },
                 "Accepted": { "type": "object", "required": ["id", "status"], "properties": {
                     "id": { "type": "integer" }, "status": { "type": "string", "enum": ["queued", "processing", "done", "failed"] } } },
@@ -260,8 +324,14 @@ mod tests {
             "/api/v3/biometrics/liveness/{id}/selfie",
             "/api/v3/webhooks/endpoints",
             "/api/v3/webhooks/messages/{id}/redeliver",
+            "/api/v3/biometrics/liveness/allowed-origins",
         ] {
             assert!(spec["paths"][path].is_object(), "{path}");
         }
+        assert!(spec["paths"]["/api/v3/biometrics/liveness/"]["options"].is_object());
+        assert!(
+            spec["paths"]["/api/v3/biometrics/liveness/{id}"]["get"]["responses"]["403"]
+                .is_object()
+        );
     }
 }

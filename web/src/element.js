@@ -1,6 +1,11 @@
 // <liveness-capture>: camera preview with a face oval and guidance, a burst of frames sealed
 // into a capture packet, and a `capture` event whose detail[0] is { photo, encryptedFile }
-// (the shape the Liveness Plus web component fires, so existing submit code keeps working).
+// (the shape the Liveness Plus web component fires, so existing submit code keeps working),
+// plus the capture token to submit it with.
+//
+// The element never sees client credentials: the integrator's back end creates a capture
+// session with its tenant token and hands the page only the session's short-lived capture
+// token, which can read the keys and submit that one capture and nothing else.
 import { buildPayload, sealPacket } from "./packet.js";
 
 /** A failure the page can show or handle: `code` is stable, `message` is for people. */
@@ -56,7 +61,7 @@ function cameraError(e) {
 }
 
 export class LivenessCapture extends HTMLElement {
-  static observedAttributes = ["api-base", "token"];
+  static observedAttributes = ["api-base", "capture-token"];
 
   constructor() {
     super();
@@ -65,8 +70,12 @@ export class LivenessCapture extends HTMLElement {
     this.guide = this.shadowRoot.querySelector(".guide");
     this.button = this.shadowRoot.querySelector("button");
     this.button.addEventListener("click", () => this.capture().catch(() => {}));
-    /** async () => access token; defaults to the `token` attribute. */
-    this.tokenProvider = async () => this.getAttribute("token");
+    /**
+     * async () => the capture session from your back end: the JSON of
+     * POST /api/v3/biometrics/liveness/sessions (at least `capture_token`), or the capture
+     * token alone. Called once per capture. Defaults to the `capture-token` attribute.
+     */
+    this.sessionProvider = async () => this.getAttribute("capture-token");
     this.stream = null;
     this.previous = null;
   }
@@ -157,8 +166,7 @@ export class LivenessCapture extends HTMLElement {
     else this.say("Move closer and keep your face inside the oval, then capture");
   }
 
-  async api(path, init = {}) {
-    const token = await this.tokenProvider();
+  async api(path, token, init = {}) {
     let response;
     try {
       response = await fetch(`${this.apiBase}${path}`, {
@@ -170,9 +178,30 @@ export class LivenessCapture extends HTMLElement {
     }
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
-      throw new CaptureError("server_error", `The liveness server answered ${response.status}: ${body.message ?? response.statusText}`);
+      const code = response.status === 401 ? "session_expired" : "server_error";
+      throw new CaptureError(code, `The liveness server answered ${response.status}: ${body.message ?? response.statusText}`);
     }
     return response.json();
+  }
+
+  /** The session to seal for: { captureToken, nonce, keys } with the key to use first. */
+  async session() {
+    let given;
+    try {
+      given = await this.sessionProvider();
+    } catch (e) {
+      throw new CaptureError("session_unavailable", `No capture session could be started: ${e?.message ?? e}`, e);
+    }
+    const session = typeof given === "string" ? { capture_token: given } : given ?? {};
+    const captureToken = session.capture_token;
+    if (!captureToken) {
+      throw new CaptureError("session_unavailable", "No capture session: set capture-token or sessionProvider.");
+    }
+    if (session.nonce && session.keys?.length) {
+      return { captureToken, nonce: session.nonce, keys: session.keys };
+    }
+    const known = await this.api("/api/v3/biometrics/liveness/keys", captureToken);
+    return { captureToken, nonce: known.nonce, keys: known.keys };
   }
 
   async grabFrame(canvas) {
@@ -189,7 +218,7 @@ export class LivenessCapture extends HTMLElement {
     this.busy = true;
     this.button.disabled = true;
     try {
-      const session = await this.api("/api/v3/biometrics/liveness/sessions", { method: "POST" });
+      const session = await this.session();
       this.say("Hold still…");
       const canvas = document.createElement("canvas");
       canvas.width = this.video.videoWidth;
@@ -211,11 +240,13 @@ export class LivenessCapture extends HTMLElement {
         startedAtMs,
         endedAtMs: Date.now(),
       });
+      // The server lists the key to seal to first (the newest); older ones are retiring.
       const packet = await sealPacket(payload, session.keys[0]);
       const middle = frames[Math.floor(frames.length / 2)];
       const result = {
         photo: new Blob([middle.jpeg], { type: "image/jpeg" }),
         encryptedFile: new Blob([packet], { type: "application/octet-stream" }),
+        captureToken: session.captureToken,
       };
       this.say("Captured");
       this.dispatchEvent(new CustomEvent("capture", { detail: [result] }));

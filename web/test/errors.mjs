@@ -21,7 +21,7 @@ async function errorCode(args, setup, action) {
       const el = document.createElement("liveness-capture");
       el.setAttribute("manual", "");
       el.setAttribute("api-base", "http://127.0.0.1:9");
-      el.setAttribute("token", "t");
+      el.setAttribute("capture-token", "t");
       const shown = new Promise((resolve) => el.addEventListener("error", (e) => resolve(e.detail)));
       document.body.append(el);
       await (action === "capture" ? el.start().then(() => el.capture()) : el.start()).catch(() => {});

@@ -12,7 +12,9 @@ const bin = process.env.LIVENESS_BIN;
 
 test("a packet sealed here opens and passes on the server", { skip: !bin && "set LIVENESS_BIN" }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "lvweb-"));
-  execFileSync(bin, ["keygen", "--key-id", "web-test", "--dir", dir]);
+  // KEY_ID:BASE64URL, as `liveness keygen` prints the public half.
+  const publicKey = execFileSync(bin, ["keygen", "--key-id", "web-test", "--dir", dir])
+    .toString().trim().split(":")[1];
   const jpegs = execFileSync(bin, ["burst", "--count", "3", "--out-dir", dir, process.env.FACE_JPEG])
     .toString().trim().split("\n");
   const now = Date.now();
@@ -20,8 +22,6 @@ test("a packet sealed here opens and passes on the server", { skip: !bin && "set
   const frames = jpegs.map((path, i) => ({
     jpeg: new Uint8Array(readFileSync(path)), width: 480, height: 640, capturedAtMs: now - 300 + 100 * i,
   }));
-  // KEY_ID:BASE64URL, as `liveness keygen` writes it.
-  const publicKey = readFileSync(join(dir, "web-test.pub"), "utf8").trim().split(":")[1];
   const payload = await buildPayload({
     nonce: "nonce-1", frames, cameraLabel: "Integrated Camera", deviceId: "abc",
     userAgent: "node", automation: { webdriver: false }, startedAtMs: now - 350, endedAtMs: now,

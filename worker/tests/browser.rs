@@ -1,11 +1,13 @@
-//! The web capture library in real headless Chromium (web/test/e2e.mjs, playwright-core):
-//! a fake camera plays a video made from a sample photo; the demo page captures, seals in
-//! the browser, submits with the Liveness Plus example's code, and shows the verdict.
+//! The web capture library in real headless Chromium (playwright-core): a fake camera plays
+//! a video made from a sample photo. The plain-HTML integration of web/README.md, served from
+//! another origin than the API's with its own back end creating the capture session
+//! (web/test/cross-origin.mjs), and the demo page the producer serves (web/test/e2e.mjs),
+//! capture, seal in the browser, submit with a capture token and show the verdict.
 //! Screenshots land in web/test-artifacts/.
 
 mod support;
 
-use liveness_capture::Policy;
+use liveness_capture::{KeyId, KeySchedule, Keyring, Policy, PrivateKey};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,9 +58,11 @@ fn y4m_of(image: &str, frames: u32, path: &Path) {
     std::fs::write(path, out).unwrap();
 }
 
-/// Runs the page against this stack with a camera playing `image`; the verdict it shows.
+/// Runs the demo page the producer serves, given a capture token in its address, against
+/// this stack with a camera playing `image`; the verdict it shows.
 async fn capture_in_chromium(stack: &Stack, image: &str, name: &str) -> Value {
-    let client = stack.client(name).await;
+    let back_end = stack.client(name).await;
+    let client = stack.browser(&back_end).await;
     let video = video_path(name);
     std::fs::create_dir_all(video.parent().unwrap()).unwrap();
     y4m_of(image, 10, &video);
@@ -85,11 +89,55 @@ async fn capture_in_chromium(stack: &Stack, image: &str, name: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A port nothing listens on now, for the integrator's site.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The plain-HTML integration served at http://127.0.0.1:`port` (another origin than the
+/// API), its back end holding `client`'s tenant token; what the page shows, and the CORS
+/// errors Chromium reported.
+async fn capture_cross_origin(
+    stack: &Stack,
+    client: &Client,
+    port: u16,
+    image: &str,
+    name: &str,
+) -> Value {
+    let video = video_path(name);
+    std::fs::create_dir_all(video.parent().unwrap()).unwrap();
+    y4m_of(image, 10, &video);
+    let screenshot = video.with_extension("png");
+    let (base, token) = (stack.base.clone(), client.token.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .current_dir(web_dir())
+            .arg("test/cross-origin.mjs")
+            .args([&base, &token, &port.to_string()])
+            .arg(&video)
+            .arg(&screenshot)
+            .output()
+            .expect("node runs (scripts/test installs Node.js, Chromium and web/node_modules)")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "the page did not finish: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Chromium's file-fed camera (labelled with its path) and the automation flag of a browser
 /// under test: exactly what this rig may allow, and nothing else.
 fn test_rig_policy() -> Policy {
     Policy {
-        trusted_camera_labels: ["live", "spoof"]
+        trusted_camera_labels: ["live", "spoof", "site-live", "site-spoof"]
             .map(|name| video_path(name).to_string_lossy().into_owned())
             .to_vec(),
         ignored_automation_flags: vec!["webdriver".into()],
@@ -97,8 +145,134 @@ fn test_rig_policy() -> Policy {
     }
 }
 
+/// An older key still offered and a newer one: the element must seal to the newer.
+fn rotated_keys() -> Keyring {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let key = |id: &str, activated_at_ms| {
+        (
+            PrivateKey::generate(KeyId::parse(id).unwrap()),
+            KeySchedule {
+                activated_at_ms,
+                retired_at_ms: None,
+            },
+        )
+    };
+    // Ids in the opposite order of activation: the order is by activation, not by name.
+    Keyring::scheduled([
+        key("b-older", now - 7_200_000),
+        key("a-newer", now - 60_000),
+    ])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_capture_is_judged_end_to_end() {
+async fn browser_capture_from_another_origin_is_judged_end_to_end() {
+    let stack = Stack::start_with(Options {
+        policy: test_rig_policy(),
+        capture_keys: Some(rotated_keys()),
+        ..Options::default()
+    })
+    .await;
+    let client = stack.client("cross-origin").await;
+    let port = free_port();
+    liveness_pipeline::tenants::set_allowed_origins(
+        &stack.db,
+        client.tenant_id,
+        &[format!("http://127.0.0.1:{port}")],
+    )
+    .await
+    .unwrap();
+    let page = capture_cross_origin(
+        &stack,
+        &client,
+        port,
+        "silentface_image_T1.jpg",
+        "site-live",
+    )
+    .await;
+    assert_eq!(page["state"], "done", "{page}");
+    let live: Value = serde_json::from_str(page["text"].as_str().unwrap()).unwrap();
+    assert_eq!(live["valid"], true, "{live}");
+    let id = live["id"].as_i64().unwrap();
+    let packet_key: String =
+        sqlx::query_scalar("SELECT packet_key FROM transactions WHERE id = $1")
+            .bind(id)
+            .fetch_one(&stack.db)
+            .await
+            .unwrap();
+    let packet = liveness_pipeline::storage::Storage::new(&stack.worker_config.storage)
+        .get(&packet_key)
+        .await
+        .unwrap();
+    assert_eq!(
+        liveness_capture::inspect_header(&packet).unwrap().key_id,
+        "a-newer",
+        "the element seals to the key listed first"
+    );
+
+    let page = capture_cross_origin(
+        &stack,
+        &client,
+        port,
+        "silentface_image_F1.jpg",
+        "site-spoof",
+    )
+    .await;
+    let spoof: Value = serde_json::from_str(page["text"].as_str().unwrap()).unwrap();
+    assert_eq!(spoof["valid"], false, "{spoof}");
+    assert_eq!(spoof["error_code"], 715, "{spoof}");
+    assert_eq!(spoof["error_details"]["problem"], "attack", "{spoof}");
+    assert_eq!(
+        spoof["error_details"]["api_response"]["capture_liveness"]["probability"], 1.0,
+        "the capture itself is genuine: the face model rejects the printed photo"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_blocks_a_page_whose_origin_the_tenant_did_not_allow() {
+    let stack = Stack::start_with(Options {
+        policy: test_rig_policy(),
+        ..Options::default()
+    })
+    .await;
+    let client = stack.client("cross-origin-blocked").await;
+    let (allowed, page_port) = (free_port(), free_port());
+    liveness_pipeline::tenants::set_allowed_origins(
+        &stack.db,
+        client.tenant_id,
+        &[format!("http://127.0.0.1:{allowed}")],
+    )
+    .await
+    .unwrap();
+    let page = capture_cross_origin(
+        &stack,
+        &client,
+        page_port,
+        "silentface_image_T1.jpg",
+        "site-blocked",
+    )
+    .await;
+    assert_eq!(page["state"], "error", "{page}");
+    let cors = page["cors_errors"].as_array().unwrap();
+    assert!(
+        cors.iter()
+            .any(|m| m.as_str().unwrap().contains("blocked by CORS policy")),
+        "{page}"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM transactions WHERE tenant_id = $1")
+        .bind(client.tenant_id)
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_page_is_judged_end_to_end_with_a_capture_token() {
     let stack = Stack::start_with(Options {
         policy: test_rig_policy(),
         ..Options::default()
@@ -119,13 +293,6 @@ async fn browser_capture_is_judged_end_to_end() {
     assert_eq!(citizen.as_deref(), Some("7-708-214"));
     assert_eq!(device.as_deref(), Some("DESKTOP"));
 
-    let spoof = capture_in_chromium(&stack, "silentface_image_F1.jpg", "spoof").await;
-    assert_eq!(spoof["valid"], false, "{spoof}");
-    assert_eq!(spoof["error_code"], 715, "{spoof}");
-    assert_eq!(
-        spoof["error_details"]["api_response"]["capture_liveness"]["probability"], 1.0,
-        "the capture itself is genuine: the face model rejects the printed photo"
-    );
     stack.stop().await;
 }
 

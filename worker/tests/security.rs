@@ -1,6 +1,8 @@
 //! Hostile requests on every authenticated route: forged, unsigned, wrongly keyed and
 //! expired tokens get 401; another tenant's token finds nothing (404) and changes nothing;
-//! path tricks in ids are plain 404s. Nothing is stored by any of them.
+//! path tricks in ids are plain 404s; a capture token (a browser's) gets 403 on every route
+//! but the keys and its one submission, and a token claiming a scope it was not minted with
+//! is invalid. Nothing is stored by any of them.
 
 mod support;
 
@@ -18,6 +20,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v3/biometrics/nationals/"),
     ("GET", "/api/v3/biometrics/liveness/{id}"),
     ("DELETE", "/api/v3/biometrics/liveness/{id}/capture"),
+    ("GET", "/api/v3/biometrics/liveness/{id}/selfie"),
+    ("GET", "/api/v3/biometrics/liveness/allowed-origins"),
+    ("PUT", "/api/v3/biometrics/liveness/allowed-origins"),
     ("GET", "/api/v3/webhooks/endpoints"),
     ("POST", "/api/v3/webhooks/endpoints"),
     ("DELETE", "/api/v3/webhooks/endpoints/{endpoint}"),
@@ -76,6 +81,17 @@ async fn stored(stack: &Stack) -> Value {
     json!([counts.0, counts.1, counts.2, counts.3])
 }
 
+/// A token with exactly these claims, signed with the producer's key (as only someone who
+/// stole it could).
+fn sign(secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
 fn fill(path: &str, id: &str, endpoint: &str, msg: &str) -> String {
     path.replace("{id}", id)
         .replace("{endpoint}", endpoint)
@@ -111,6 +127,22 @@ async fn bad_tokens_are_refused_on_every_route() {
                 victim.tenant_id,
                 600,
             )),
+        ),
+        (
+            "scope without a session",
+            Some(sign(&secret, &{
+                let mut c = claims(victim.tenant_id, 600);
+                c["scope"] = json!("capture");
+                c
+            })),
+        ),
+        (
+            "unknown scope",
+            Some(sign(&secret, &{
+                let mut c = claims(victim.tenant_id, 600);
+                c["scope"] = json!("admin");
+                c
+            })),
         ),
         (
             "expired",
@@ -319,5 +351,37 @@ async fn a_disabled_tenants_tokens_stop_working_before_they_expire() {
         send(&stack, "GET", keys, Some(&tenant.token)).await.0 == 200
     })
     .await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_token_reaches_only_the_keys_and_its_submission() {
+    let stack = Stack::without_worker().await;
+    let owner = stack.client("capture-owner").await;
+    let id = stack.submit_live_async(&owner, 1).await[0];
+    let browser = stack.browser(&owner).await;
+    let before = stored(&stack).await;
+    for (method, path) in ROUTES {
+        let path = fill(path, &id.to_string(), "1", "msg_1");
+        let (status, body) = send(&stack, method, &path, Some(&browser.token)).await;
+        let expected = match path.as_str() {
+            "/api/v3/biometrics/liveness/keys" => (200, None),
+            // Its one submission: this body is no capture packet, so 400 and nothing kept.
+            "/api/v3/biometrics/liveness/" | "/api/v3/biometrics/nationals/" => {
+                (400, Some("invalid_packet"))
+            }
+            _ => (403, Some("insufficient_scope")),
+        };
+        assert_eq!(
+            (status, body["error"].as_str()),
+            expected,
+            "{method} {path}: {body}"
+        );
+    }
+    assert_eq!(
+        stored(&stack).await,
+        before,
+        "a refused request stores nothing"
+    );
     stack.stop().await;
 }
