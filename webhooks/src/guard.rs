@@ -37,17 +37,43 @@ fn v4_is_global(ip: Ipv4Addr) -> bool {
         || a >= 240)
 }
 
+/// The IPv4 address an IPv6 address reaches through a translator or tunnel, where that is
+/// fixed by the address itself: a host that resolves to one of these reaches the IPv4 network
+/// behind it, so it is judged by that IPv4 address.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let o = ip.octets();
+    let v4 = |at: usize| Ipv4Addr::new(o[at], o[at + 1], o[at + 2], o[at + 3]);
+    match s {
+        // IPv4-mapped ::ffff:a.b.c.d and IPv4-compatible ::a.b.c.d (deprecated, still routed
+        // by some stacks; `::` and `::1` land on 0.0.0.0/8, which is refused).
+        [0, 0, 0, 0, 0, 0xffff | 0, ..] => Some(v4(12)),
+        // NAT64, well-known prefix 64:ff9b::/96 (RFC 6052).
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] => Some(v4(12)),
+        // 6to4 2002:a.b.c.d::/48 (RFC 3056).
+        [0x2002, ..] => Some(v4(2)),
+        _ => None,
+    }
+}
+
 fn v6_is_global(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
+    if let Some(v4) = embedded_v4(ip) {
         return v4_is_global(v4);
     }
-    let first = ip.segments()[0];
+    let [first, second, third, ..] = ip.segments();
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local
         || (first & 0xffc0) == 0xfe80 // link local
-        || first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+        || (first == 0x2001 && second == 0x0db8) // documentation
+        // Local-use NAT64 (64:ff9b:1::/48, RFC 8215): internal by definition.
+        || (first == 0x64 && second == 0xff9b && third == 1)
+        // Teredo (2001::/32): the IPv4 peer is obfuscated in the address, so it cannot be
+        // judged; benchmarking (2001:2::/48); discard-only (100::/64).
+        || (first == 0x2001 && second == 0)
+        || (first == 0x2001 && second == 2 && third == 0)
+        || (first == 0x0100 && second == 0 && third == 0 && ip.segments()[3] == 0))
 }
 
 pub fn is_global(ip: IpAddr) -> bool {
@@ -155,10 +181,31 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            // The same internal IPv4 addresses through NAT64, 6to4 and the IPv4-compatible form.
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "2002:c0a8:101::1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::169.254.169.254",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "100::1",
         ] {
             assert!(!is_global(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2001:4860:4860::8888",
+        ] {
             assert!(is_global(ip.parse().unwrap()), "{ip}");
         }
     }
