@@ -453,14 +453,19 @@ impl Assessment {
             )
             .into_dimensions();
             match (stored, image) {
-                (Ok(size), Some(_)) if size == (frame.width, frame.height) => {}
-                (Ok((w, h)), Some(_)) => {
+                (Ok((w, h)), _) if (w, h) != (frame.width, frame.height) => {
                     problem.get_or_insert(format!(
                         "frame {i} is {w}x{h}, metadata says {}x{}",
                         frame.width, frame.height
                     ));
                 }
-                _ => {
+                (Ok(_), Some(_)) => {}
+                (Ok(_), None) => {
+                    problem.get_or_insert(format!(
+                        "frame {i} was not decoded: unreadable, or past the job's pixel budget"
+                    ));
+                }
+                (Err(_), _) => {
                     problem.get_or_insert(format!("frame {i} is not a decodable JPEG"));
                 }
             }

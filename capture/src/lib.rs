@@ -10,6 +10,7 @@
 //! [`assess`] turns a packet into capture-liveness: a score, a 0/1 probability and the
 //! breakdown of named signals behind them.
 
+mod admission;
 mod assess;
 pub mod continuity;
 mod key_files;
@@ -19,6 +20,7 @@ mod payload;
 pub mod simulate;
 mod stores;
 
+pub use admission::{admit_frames, FrameRefusal, DEFAULT_MAX_JOB_PIXELS};
 pub use assess::{
     assess, assess_packet, AssessError, Assessment, Policy, Signal, SignalName, Submission,
 };

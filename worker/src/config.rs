@@ -37,6 +37,10 @@ pub struct WorkerConfig {
     pub retention_interval: Duration,
     /// RETENTION_BATCH, default 500: transactions purged per round trip to the database
     pub retention_batch: i64,
+    /// LIVENESS_MAX_JOB_PIXELS, default 48000000 (eight 6-megapixel frames): the frames of one
+    /// job decoded at most; later frames, and any whose JPEG header disagrees with the size
+    /// the packet declares, are never decoded (capture/src/admission.rs)
+    pub max_job_pixels: u64,
 }
 
 impl WorkerConfig {
@@ -67,6 +71,10 @@ impl WorkerConfig {
             },
             retention_interval: Duration::from_secs(env_or("RETENTION_INTERVAL_SECS", 3600)?),
             retention_batch: env_or("RETENTION_BATCH", 500)?,
+            max_job_pixels: env_or(
+                "LIVENESS_MAX_JOB_PIXELS",
+                liveness_capture::DEFAULT_MAX_JOB_PIXELS,
+            )?,
         })
     }
 }

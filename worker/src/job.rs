@@ -5,7 +5,7 @@
 use crate::decide::{decide, service_failure};
 use crate::faces::subject_faces;
 use crate::Worker;
-use liveness_capture::{assess_packet, AssessError, Submission};
+use liveness_capture::{admit_frames, assess_packet, AssessError, Submission};
 use liveness_contract::RejectionCode;
 use liveness_pipeline::queue::Job;
 use liveness_pipeline::sessions::PgCaptureStores;
@@ -121,11 +121,23 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
 
     // Every frame decoded once, on the inference pool and off the async threads: the pixels
     // serve the capture's frame checks and the face models alike.
-    let frames: Vec<Vec<u8>> = assessment
-        .payload
-        .as_ref()
-        .map(|p| p.frames.iter().map(|f| f.jpeg.clone()).collect())
-        .unwrap_or_default();
+    // Only frames whose header matches the declared size, within the job's pixel budget:
+    // the rest stay undecoded (an empty input fails to decode and counts as unreadable).
+    let frames: Vec<Vec<u8>> = match assessment.payload.as_ref() {
+        None => Vec::new(),
+        Some(payload) => admit_frames(payload, worker.max_job_pixels)
+            .into_iter()
+            .zip(&payload.frames)
+            .enumerate()
+            .map(|(i, (admitted, frame))| match admitted {
+                Ok(()) => frame.jpeg.clone(),
+                Err(refusal) => {
+                    tracing::warn!(frame = i, %refusal, "frame not decoded");
+                    Vec::new()
+                }
+            })
+            .collect(),
+    };
     let engine = worker.engine.clone();
     let (decoded, analyses) = tokio::task::spawn_blocking(move || {
         let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();

@@ -40,6 +40,7 @@ pub struct Worker {
     pub storage_keys: StorageKeys,
     pub policy: Policy,
     pub model_versions: Value,
+    pub max_job_pixels: u64,
     config: WorkerConfig,
 }
 
@@ -60,6 +61,7 @@ impl Worker {
             storage_keys: config.storage_keys.clone(),
             policy: config.policy.clone(),
             model_versions,
+            max_job_pixels: config.max_job_pixels,
             config,
         }))
     }

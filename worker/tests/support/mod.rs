@@ -225,6 +225,7 @@ impl Stack {
             webhooks: Some(test_dispatcher()),
             retention_interval: options.retention_interval,
             retention_batch: 2,
+            max_job_pixels: liveness_capture::DEFAULT_MAX_JOB_PIXELS,
         };
         let app = Application::build(producer_config.clone())
             .await

@@ -1,0 +1,87 @@
+//! Frames are decoded only when their JPEG header agrees with the size the packet declares
+//! and the job stays within its pixel budget: a header claiming 8000 × 8000 (a 192 MiB
+//! allocation, were it decoded) in a packet that declares the real size, and a job past its
+//! budget, are judged without decoding those frames.
+
+mod support;
+
+use liveness_capture::seal;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use support::*;
+
+/// A JPEG whose SOF header claims `width` × `height`, whatever its data holds.
+fn with_header_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
+    let mut out = jpeg.to_vec();
+    let sof = out
+        .windows(2)
+        .position(|w| w[0] == 0xFF && (w[1] == 0xC0 || w[1] == 0xC2))
+        .expect("a SOF marker");
+    out[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    out[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    out
+}
+
+async fn frame_sizes_detail(stack: &Stack, id: i64) -> (bool, String) {
+    sqlx::query_as(
+        "SELECT (s->>'passed')::boolean, s->>'detail' FROM verdicts, jsonb_array_elements(capture_signals) s
+         WHERE transaction_id = $1 AND s->>'name' = 'frame_sizes_match'",
+    )
+    .bind(id)
+    .fetch_one(&stack.db)
+    .await
+    .unwrap()
+}
+
+async fn submit_frames(
+    stack: &Stack,
+    client: &Client,
+    patch: impl FnOnce(&mut liveness_capture::Payload),
+) -> Value {
+    let nonce = stack.nonce(client).await;
+    let mut payload = payload(&nonce, &burst("silentface_image_T1.jpg"));
+    patch(&mut payload);
+    let packet = seal(&payload, &stack.key.public()).unwrap();
+    let (status, verdict) = stack
+        .submit(client, form(packet).text("return_id", "true"), &[])
+        .await;
+    assert_eq!(status, 200, "{verdict}");
+    verdict
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_whose_header_lies_about_its_size_is_never_decoded() {
+    let stack = Stack::start().await;
+    let client = stack.client("lying-header").await;
+    let verdict = submit_frames(&stack, &client, |payload| {
+        let frame = &mut payload.frames[1];
+        frame.jpeg = with_header_size(&frame.jpeg, 8000, 8000);
+        frame.sha256 = Sha256::digest(&frame.jpeg).to_vec();
+    })
+    .await;
+    assert_eq!(verdict["valid"], false, "{verdict}");
+    let (passed, detail) = frame_sizes_detail(&stack, verdict["id"].as_i64().unwrap()).await;
+    assert!(!passed);
+    assert!(detail.contains("frame 1 is 8000x8000"), "{detail}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_past_the_jobs_pixel_budget_are_not_decoded() {
+    let stack = Stack::without_worker().await;
+    let frame = sample("silentface_image_T1.jpg");
+    let frame_pixels = frame.width() as u64 * frame.height() as u64;
+    let worker = LateWorker::start(liveness_worker::WorkerConfig {
+        max_job_pixels: 2 * frame_pixels,
+        ..stack.worker_config.clone()
+    })
+    .await;
+    let client = stack.client("budget").await;
+    let verdict = submit_frames(&stack, &client, |_| {}).await;
+    assert_eq!(verdict["valid"], false, "{verdict}");
+    let (passed, detail) = frame_sizes_detail(&stack, verdict["id"].as_i64().unwrap()).await;
+    assert!(!passed);
+    assert!(detail.contains("frame 2 was not decoded"), "{detail}");
+    worker.stop().await;
+    stack.stop().await;
+}
