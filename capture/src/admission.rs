@@ -58,18 +58,6 @@ mod tests {
     use super::*;
     use crate::simulate;
 
-    /// A JPEG whose SOF header claims `width` × `height`, whatever its data holds.
-    fn with_header_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
-        let mut out = jpeg.to_vec();
-        let sof = out
-            .windows(2)
-            .position(|w| w[0] == 0xFF && (w[1] == 0xC0 || w[1] == 0xC2))
-            .expect("a SOF marker");
-        out[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
-        out[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
-        out
-    }
-
     #[test]
     fn a_header_that_lies_or_a_job_too_large_is_never_decoded() {
         let image = image::RgbImage::from_pixel(64, 48, image::Rgb([120, 110, 100]));
@@ -80,7 +68,8 @@ mod tests {
             vec![Ok(()), Ok(()), Ok(())]
         );
 
-        payload.frames[1].jpeg = with_header_size(&payload.frames[1].jpeg, 8000, 8000);
+        payload.frames[1].jpeg =
+            simulate::with_jpeg_header_size(&payload.frames[1].jpeg, 8000, 8000);
         let admitted = admit_frames(&payload, u64::MAX);
         assert_eq!(
             admitted[1],

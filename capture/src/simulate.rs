@@ -117,3 +117,16 @@ pub fn burst_payload(
         frames,
     })
 }
+
+/// `jpeg` with its SOF header claiming `width` x `height`, whatever its data holds: what a
+/// hostile client sends to make a decoder allocate far more than the packet declares.
+pub fn with_jpeg_header_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
+    let mut out = jpeg.to_vec();
+    let sof = out
+        .windows(2)
+        .position(|w| w[0] == 0xFF && (w[1] == 0xC0 || w[1] == 0xC2))
+        .expect("a baseline or progressive JPEG has a SOF marker");
+    out[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    out[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    out
+}

@@ -117,7 +117,7 @@ pub fn verify(secret: &str, token: &str) -> Result<Caller, ApiError> {
 }
 
 /// The bearer token of a request, if it has one.
-pub fn bearer(parts: &Parts) -> Option<&str> {
+fn bearer(parts: &Parts) -> Option<&str> {
     let header = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)?

@@ -8,9 +8,10 @@
 //! (403, no CORS headers) before the handler runs when that list lacks the origin. Never
 //! `*`, never credentials (capture tokens travel in `Authorization`, not cookies).
 
-use crate::auth::{bearer, verify};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
+use axum::extract::FromRequestParts;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -120,16 +121,16 @@ pub async fn actual(State(state): State<AppState>, request: Request, next: Next)
     let Ok(canonical) = canonical(&origin) else {
         return refused(&origin).into_response();
     };
-    let (parts, body) = request.into_parts();
-    let tenant = bearer(&parts)
-        .and_then(|token| verify(&state.config.jwt_secret, token).ok())
-        .map(|caller| caller.tenant());
-    let allowed = match tenant {
-        Some(tenant) => liveness_pipeline::tenants::get(&state.db, tenant)
+    let (mut parts, body) = request.into_parts();
+    // The handler's own extractor then finds this caller and does not verify the token again.
+    let caller = Caller::from_request_parts(&mut parts, &state).await.ok();
+    let allowed = match caller {
+        Some(caller) => liveness_pipeline::tenants::get(&state.db, caller.tenant())
             .await
             .map(|t| t.is_some_and(|t| t.allowed_origins.contains(&canonical))),
-        // No valid token: the handler answers 401, readable by a page of an origin some
-        // tenant allows (so it can tell an expired token from a network failure).
+        // No valid token (or a disabled tenant): the handler answers 401, readable by a page
+        // of an origin some tenant allows (so it can tell an expired token from a network
+        // failure).
         None => liveness_pipeline::tenants::origin_allowed_by_any(&state.db, &canonical).await,
     };
     match allowed {

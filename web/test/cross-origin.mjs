@@ -8,7 +8,7 @@
 // complaints (a blocked request is visible there, not to the page).
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
-import { chromium } from "playwright-core";
+import { fakeCamera, launchChromium } from "./chromium.mjs";
 
 const [api, tenantToken, port, video, screenshot] = process.argv.slice(2);
 const web = new URL("..", import.meta.url).pathname;
@@ -38,16 +38,7 @@ const site = createServer(async (req, res) => {
 });
 await new Promise((resolve) => site.listen(Number(port), "127.0.0.1", resolve));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    `--use-file-for-fake-video-capture=${video}`,
-  ],
-});
+const browser = await launchChromium(fakeCamera(video));
 const corsErrors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 800, height: 900 } });

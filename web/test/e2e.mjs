@@ -1,19 +1,10 @@
 // Drives the demo page in headless Chromium with a fake camera fed from a y4m file:
 // the page captures, seals and submits; prints the verdict JSON the page shows.
 // usage: node test/e2e.mjs BASE_URL CAPTURE_TOKEN FACE.y4m SCREENSHOT.png
-import { chromium } from "playwright-core";
+import { fakeCamera, launchChromium } from "./chromium.mjs";
 
 const [base, token, video, screenshot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    `--use-file-for-fake-video-capture=${video}`,
-  ],
-});
+const browser = await launchChromium(fakeCamera(video));
 try {
   const page = await browser.newPage({ viewport: { width: 1000, height: 1100 } });
   page.on("console", (m) => console.error(`[page] ${m.text()}`));

@@ -1,17 +1,13 @@
 // The element's failures in real Chromium: camera permission denied, no camera, an
 // unsupported browser, and an unreachable server. Prints { case: error code } as JSON.
 // usage: node test/errors.mjs BASE_URL FACE.y4m
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [base, video] = process.argv.slice(2);
 const fakeCamera = ["--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${video}`];
 
 async function errorCode(args, setup, action) {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", ...args],
-  });
+  const browser = await launchChromium(args);
   try {
     const page = await browser.newPage();
     await page.goto(`${base}/demo/`);

@@ -58,22 +58,23 @@ fn y4m_of(image: &str, frames: u32, path: &Path) {
     std::fs::write(path, out).unwrap();
 }
 
-/// Runs the demo page the producer serves, given a capture token in its address, against
-/// this stack with a camera playing `image`; the verdict it shows.
-async fn capture_in_chromium(stack: &Stack, image: &str, name: &str) -> Value {
-    let back_end = stack.client(name).await;
-    let client = stack.browser(&back_end).await;
+/// Runs a page script of web/test (`node SCRIPT ARGS... VIDEO SCREENSHOT`) with a camera
+/// playing `image`; the JSON it prints.
+async fn run_page_script(
+    script: &'static str,
+    args: Vec<String>,
+    image: &str,
+    name: &str,
+) -> Value {
     let video = video_path(name);
     std::fs::create_dir_all(video.parent().unwrap()).unwrap();
     y4m_of(image, 10, &video);
     let screenshot = video.with_extension("png");
-    let base = stack.base.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .current_dir(web_dir())
-            .arg("test/e2e.mjs")
-            .arg(&base)
-            .arg(&client.token)
+            .arg(script)
+            .args(args)
             .arg(&video)
             .arg(&screenshot)
             .output()
@@ -83,10 +84,24 @@ async fn capture_in_chromium(stack: &Stack, image: &str, name: &str) -> Value {
     .unwrap();
     assert!(
         out.status.success(),
-        "the page did not show a verdict: {}",
+        "{script}: the page did not finish: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs the demo page the producer serves, given a capture token in its address, against
+/// this stack with a camera playing `image`; the verdict it shows.
+async fn capture_in_chromium(stack: &Stack, image: &str, name: &str) -> Value {
+    let back_end = stack.client(name).await;
+    let client = stack.browser(&back_end).await;
+    run_page_script(
+        "test/e2e.mjs",
+        vec![stack.base.clone(), client.token],
+        image,
+        name,
+    )
+    .await
 }
 
 /// A port nothing listens on now, for the integrator's site.
@@ -108,29 +123,8 @@ async fn capture_cross_origin(
     image: &str,
     name: &str,
 ) -> Value {
-    let video = video_path(name);
-    std::fs::create_dir_all(video.parent().unwrap()).unwrap();
-    y4m_of(image, 10, &video);
-    let screenshot = video.with_extension("png");
-    let (base, token) = (stack.base.clone(), client.token.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .current_dir(web_dir())
-            .arg("test/cross-origin.mjs")
-            .args([&base, &token, &port.to_string()])
-            .arg(&video)
-            .arg(&screenshot)
-            .output()
-            .expect("node runs (scripts/test installs Node.js, Chromium and web/node_modules)")
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "the page did not finish: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let args = vec![stack.base.clone(), client.token.clone(), port.to_string()];
+    run_page_script("test/cross-origin.mjs", args, image, name).await
 }
 
 /// Chromium's file-fed camera (labelled with its path) and the automation flag of a browser

@@ -5,22 +5,10 @@
 
 mod support;
 
-use liveness_capture::seal;
+use liveness_capture::{seal, simulate};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::*;
-
-/// A JPEG whose SOF header claims `width` × `height`, whatever its data holds.
-fn with_header_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
-    let mut out = jpeg.to_vec();
-    let sof = out
-        .windows(2)
-        .position(|w| w[0] == 0xFF && (w[1] == 0xC0 || w[1] == 0xC2))
-        .expect("a SOF marker");
-    out[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
-    out[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
-    out
-}
 
 async fn frame_sizes_detail(stack: &Stack, id: i64) -> (bool, String) {
     sqlx::query_as(
@@ -55,7 +43,7 @@ async fn a_frame_whose_header_lies_about_its_size_is_never_decoded() {
     let client = stack.client("lying-header").await;
     let verdict = submit_frames(&stack, &client, |payload| {
         let frame = &mut payload.frames[1];
-        frame.jpeg = with_header_size(&frame.jpeg, 8000, 8000);
+        frame.jpeg = simulate::with_jpeg_header_size(&frame.jpeg, 8000, 8000);
         frame.sha256 = Sha256::digest(&frame.jpeg).to_vec();
     })
     .await;
