@@ -3,6 +3,7 @@
 mod analyze;
 mod capture;
 mod database;
+mod jobs;
 mod purge;
 mod report;
 mod tenant;
@@ -45,6 +46,9 @@ enum Command {
     /// Manage a tenant's webhook endpoints and deliveries in the database at DATABASE_URL.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Dead letters and stuck transactions: list them, or send them through the pipeline again.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
     /// Delete captures past retention (for cron), or one transaction's capture on request.
     Purge(purge::Args),
 }
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Assess(args) => capture::assess_packet(args).map(|()| ExitCode::SUCCESS),
         Command::Report(args) => report::run(args).map(|()| ExitCode::SUCCESS),
         Command::Webhook(command) => webhook::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Jobs(command) => jobs::run(command).map(|()| ExitCode::SUCCESS),
         Command::Purge(args) => purge::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

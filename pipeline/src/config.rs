@@ -43,6 +43,9 @@ pub struct DatabaseConfig {
     pub url: String,
     /// DATABASE_MAX_CONNECTIONS, default 10
     pub max_connections: u32,
+    /// DATABASE_ACQUIRE_TIMEOUT_MS, default 1500: how long a request or a job waits for a
+    /// connection before it fails (the producer then answers 503, the worker retries the job)
+    pub acquire_timeout: std::time::Duration,
 }
 
 impl DatabaseConfig {
@@ -53,6 +56,10 @@ impl DatabaseConfig {
                 "postgres://postgres:postgres@127.0.0.1:5432/liveness".to_string(),
             )?,
             max_connections: env_or("DATABASE_MAX_CONNECTIONS", 10)?,
+            acquire_timeout: std::time::Duration::from_millis(env_or(
+                "DATABASE_ACQUIRE_TIMEOUT_MS",
+                1500,
+            )?),
         })
     }
 }
@@ -63,8 +70,27 @@ pub struct QueueConfig {
     pub url: String,
     /// LIVENESS_QUEUE, default liveness.jobs (its dead letters go to `<name>.dead`)
     pub queue: String,
-    /// LIVENESS_DELIVERY_LIMIT, default 5: deliveries before a job is dead-lettered
+    /// LIVENESS_DELIVERY_LIMIT, default 5: deliveries without an answer (a worker that died
+    /// or gave the job back) before a job is dead-lettered as poison
     pub delivery_limit: u32,
+    /// LIVENESS_RETRY_DELAYS, default 1s,5s,15s,30s,60s: how long a job that failed
+    /// transiently waits in a delay queue before its next attempt (the n-th retry waits the
+    /// n-th delay, the last one repeating). One queue per distinct delay, `<name>.retry.<ms>`.
+    pub retry_delays: Vec<std::time::Duration>,
+}
+
+/// `1s,5s,...`: a comma-separated list of durations (humantime syntax).
+pub fn parse_durations(text: &str) -> Result<Vec<std::time::Duration>, String> {
+    let delays: Vec<_> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|d| humantime::parse_duration(d).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    if delays.is_empty() || delays.iter().any(|d| d.is_zero()) {
+        return Err("expected at least one non-zero duration".into());
+    }
+    Ok(delays)
 }
 
 impl QueueConfig {
@@ -76,6 +102,14 @@ impl QueueConfig {
             )?,
             queue: env_or("LIVENESS_QUEUE", "liveness.jobs".to_string())?,
             delivery_limit: env_or("LIVENESS_DELIVERY_LIMIT", 5)?,
+            retry_delays: {
+                let text = env_or("LIVENESS_RETRY_DELAYS", "1s,5s,15s,30s,60s".to_string())?;
+                parse_durations(&text).map_err(|reason| ConfigError::Invalid {
+                    name: "LIVENESS_RETRY_DELAYS",
+                    value: text,
+                    reason,
+                })?
+            },
         })
     }
 }

@@ -1,6 +1,5 @@
 use crate::config::DatabaseConfig;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use std::time::Duration;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -14,7 +13,7 @@ pub async fn connect(config: &DatabaseConfig) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(config.max_connections)
         // Fail fast while the database is down: callers answer 503 or retry the job.
-        .acquire_timeout(Duration::from_secs(3))
+        .acquire_timeout(config.acquire_timeout)
         .connect_lazy(&config.url)
 }
 

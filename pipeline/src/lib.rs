@@ -5,12 +5,14 @@
 pub mod at_rest;
 pub mod config;
 pub mod db;
+pub mod housekeeping;
 pub mod origins;
 pub mod queue;
 pub mod reports;
 pub mod retention;
 pub mod sessions;
 pub mod storage;
+pub mod telemetry;
 pub mod tenants;
 pub mod transactions;
 pub mod verdict;

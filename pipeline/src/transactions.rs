@@ -127,6 +127,15 @@ pub async fn delete_unqueued(pool: &PgPool, id: i64) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
+/// Records that the broker confirmed the transaction's job (see the reconciler).
+pub async fn mark_published(pool: &PgPool, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE transactions SET published_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 pub async fn get(
     pool: &PgPool,
     tenant_id: i64,
@@ -215,6 +224,7 @@ pub async fn complete(
              FROM t JOIN webhook_endpoints e ON e.tenant_id = $2 AND e.disabled_at IS NULL
              WHERE t.webhook_url IS NULL
                 OR e.id = (SELECT min(id) FROM webhook_endpoints WHERE tenant_id = $2 AND disabled_at IS NULL)
+             ON CONFLICT (transaction_id, endpoint_id, event_type) DO NOTHING
          )
          SELECT pg_notify($18, t.id::text) FROM t",
     )

@@ -23,8 +23,10 @@ pub struct WorkerConfig {
     pub engine: EngineConfig,
     /// LIVENESS_PREFETCH, default 0 (= twice the inference threads): jobs in flight at once
     pub prefetch: u16,
-    /// LIVENESS_RETRY_BASE_MS, default 200: first backoff before a transient failure is retried
-    pub retry_base: Duration,
+    /// LIVENESS_RETRY_HORIZON_SECS, default 900: how long after its first transient failure
+    /// (a dependency down) a job keeps being retried through the delay queues
+    /// (LIVENESS_RETRY_DELAYS) before it gets a failed verdict (712)
+    pub retry_horizon: Duration,
     /// Capture policy. LIVENESS_TEST_TRUSTED_CAMERAS and LIVENESS_TEST_IGNORED_AUTOMATION
     /// (comma-separated; default empty) relax it for end-to-end rigs only: a browser's fake
     /// camera and its automation flag. Never set them in production.
@@ -41,6 +43,26 @@ pub struct WorkerConfig {
     /// job decoded at most; later frames, and any whose JPEG header disagrees with the size
     /// the packet declares, are never decoded (capture/src/admission.rs)
     pub max_job_pixels: u64,
+    /// LIVENESS_WORKER_LISTEN_ADDR, default 127.0.0.1:9091 (empty: none): `/healthz`,
+    /// `/readyz` and `/metrics`
+    pub listen_addr: Option<String>,
+    /// LIVENESS_RECONCILE_INTERVAL_SECS, default 30 (0 turns it off): how often one worker
+    /// looks for stranded transactions and deletes expired sessions and digests
+    pub reconcile_interval: Duration,
+    /// LIVENESS_RECONCILE_GRACE_SECS, default 60: a `queued` transaction without the broker's
+    /// confirm this long after intake gets its job published again
+    pub reconcile_grace: Duration,
+    /// LIVENESS_STALE_PROCESSING_SECS, default the retry horizon + 300: a `processing`
+    /// transaction untouched this long has lost its job, which is published again
+    pub stale_processing: Duration,
+    /// LIVENESS_SESSION_KEEP_SECS, default 3600: capture sessions are deleted this long after
+    /// they expire (and only once no pending capture can need them)
+    pub session_keep: Duration,
+    /// LIVENESS_DIGEST_KEEP_SECS, default 86400: replay digests are kept this long beyond
+    /// the capture-age window plus the allowed clock skew
+    pub digest_keep: Duration,
+    /// HOUSEKEEPING_BATCH, default 1000: rows deleted or republished per statement
+    pub housekeeping_batch: i64,
 }
 
 impl WorkerConfig {
@@ -49,6 +71,7 @@ impl WorkerConfig {
             threads: env_or("LIVENESS_THREADS", 0)?,
             ..EngineConfig::default()
         };
+        let retry_horizon = secs("LIVENESS_RETRY_HORIZON_SECS", 900)?;
         Ok(Self {
             database: DatabaseConfig::from_env()?,
             queue: QueueConfig::from_env()?,
@@ -58,7 +81,7 @@ impl WorkerConfig {
             model_dir: env_or("LIVENESS_MODEL_DIR", PathBuf::from("models/assets"))?,
             engine,
             prefetch: env_or("LIVENESS_PREFETCH", 0)?,
-            retry_base: Duration::from_millis(env_or("LIVENESS_RETRY_BASE_MS", 200)?),
+            retry_horizon,
             policy: Policy {
                 trusted_camera_labels: list("LIVENESS_TEST_TRUSTED_CAMERAS")?,
                 ignored_automation_flags: list("LIVENESS_TEST_IGNORED_AUTOMATION")?,
@@ -75,8 +98,26 @@ impl WorkerConfig {
                 "LIVENESS_MAX_JOB_PIXELS",
                 liveness_capture::DEFAULT_MAX_JOB_PIXELS,
             )?,
+            listen_addr: Some(env_or(
+                "LIVENESS_WORKER_LISTEN_ADDR",
+                "127.0.0.1:9091".to_string(),
+            )?)
+            .filter(|a| !a.is_empty()),
+            reconcile_interval: secs("LIVENESS_RECONCILE_INTERVAL_SECS", 30)?,
+            reconcile_grace: secs("LIVENESS_RECONCILE_GRACE_SECS", 60)?,
+            stale_processing: secs(
+                "LIVENESS_STALE_PROCESSING_SECS",
+                retry_horizon.as_secs() + 300,
+            )?,
+            session_keep: secs("LIVENESS_SESSION_KEEP_SECS", 3600)?,
+            digest_keep: secs("LIVENESS_DIGEST_KEEP_SECS", 86400)?,
+            housekeeping_batch: env_or("HOUSEKEEPING_BATCH", 1000)?,
         })
     }
+}
+
+fn secs(name: &'static str, default: u64) -> anyhow::Result<Duration> {
+    Ok(Duration::from_secs(env_or(name, default)?))
 }
 
 fn list(name: &'static str) -> anyhow::Result<Vec<String>> {

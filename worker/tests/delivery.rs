@@ -1,12 +1,15 @@
-//! Delivery guarantees: poison messages and jobs that never succeed end in the dead-letter
-//! queue; a graceful shutdown finishes the jobs in flight.
+//! Delivery guarantees: a job that keeps failing transiently is retried through the delay
+//! queues until the retry horizon, then failed; a job no worker finishes is dead-lettered,
+//! closed with a failed verdict and can be redriven; a graceful shutdown finishes the jobs in
+//! flight.
 
 mod support;
 
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions};
 use lapin::BasicProperties;
 use liveness_pipeline::queue;
 use std::time::{Duration, Instant};
+use support::receiver::Receiver;
 use support::*;
 
 async fn dead_letters(stack: &Stack) -> Vec<Vec<u8>> {
@@ -75,37 +78,151 @@ async fn poison_message_is_dead_lettered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn job_that_keeps_failing_transiently_is_retried_then_dead_lettered() {
+async fn job_that_keeps_failing_transiently_is_retried_until_the_horizon_then_failed() {
     // The producer stores captures; the worker cannot reach the object storage at all.
     let stack = Stack::without_worker().await;
     let client = stack.client("transient").await;
-    let nonce = stack.nonce(&client).await;
-    let (packet, _) = stack.packet("silentface_image_T1.jpg", &nonce);
-    let (status, body) = stack
-        .submit(&client, form(packet), &[("prefer", "respond-async")])
-        .await;
-    assert_eq!(status, 202);
-    let id = body["id"].as_i64().unwrap();
+    let receiver = Receiver::start().await;
+    stack.add_endpoint(&client, &receiver.url()).await;
+    let id = stack.submit_live_async(&client, 1).await[0];
 
     let mut config = stack.worker_config.clone();
     config.storage.endpoint = "http://127.0.0.1:1".into();
-    config.retry_base = Duration::from_millis(20);
+    config.retry_horizon = Duration::from_secs(4);
     let worker = LateWorker::start(config).await;
+    wait_for("the failed verdict", || async {
+        stack.verdict_count(id).await == 1
+    })
+    .await;
+    worker.stop().await;
 
-    let dead = wait_for_dead_letters(&stack).await;
-    let job: queue::Job = serde_json::from_slice(&dead[0]).unwrap();
-    assert_eq!(job.transaction_id, id);
-    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM transactions WHERE id = $1")
-        .bind(id)
-        .fetch_one(&stack.db)
+    let (_, body) = stack.lookup(&client, id).await;
+    assert_eq!(body["status"], "failed", "{body}");
+    assert_eq!(body["error_code"], 712, "{body}");
+    let (reason, attempts): (String, i32) = sqlx::query_as(
+        "SELECT v.error_details->>'reason', t.attempts FROM verdicts v JOIN transactions t ON t.id = v.transaction_id
+         WHERE v.transaction_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&stack.db)
+    .await
+    .unwrap();
+    assert!(reason.starts_with("gave up after"), "{reason}");
+    assert!(reason.contains("storage"), "{reason}");
+    assert!(
+        attempts >= 3,
+        "retried through the delay queues: {attempts} attempts"
+    );
+    assert!(
+        dead_letters(&stack).await.is_empty(),
+        "retries never spend the delivery limit"
+    );
+    wait_for("the liveness.failed event", || async {
+        receiver
+            .received()
+            .iter()
+            .any(|r| r.body.contains("\"liveness.failed\""))
+    })
+    .await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_no_worker_finishes_is_dead_lettered_closed_and_redriven() {
+    let stack = Stack::without_worker().await;
+    let client = stack.client("poison").await;
+    let receiver = Receiver::start().await;
+    stack.add_endpoint(&client, &receiver.url()).await;
+    let id = stack.submit_live_async(&client, 1).await[0];
+
+    // A consumer that takes the job and hands it back, as a worker dying on it would, until
+    // RabbitMQ's delivery limit dead-letters it.
+    let config = &stack.worker_config.queue;
+    let connection = queue::connect(config).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut handed_back = 0;
+    while queue::list_dead_letters(config, 1)
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "never dead-lettered");
+        match channel
+            .basic_get(
+                config.queue.as_str().into(),
+                BasicGetOptions { no_ack: false },
+            )
+            .await
+            .unwrap()
+        {
+            Some(message) => {
+                message
+                    .delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                handed_back += 1;
+            }
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    connection.close(200, "done".into()).await.unwrap();
+    assert!(handed_back >= config.delivery_limit, "{handed_back}");
+
+    // A worker closes the transaction from the dead letter's copy.
+    let worker = LateWorker::start(stack.worker_config.clone()).await;
+    wait_for("the failed verdict", || async {
+        stack.verdict_count(id).await == 1
+    })
+    .await;
+    let (_, failed) = stack.lookup(&client, id).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error_code"], 712, "{failed}");
+    wait_for("the liveness.failed event", || async {
+        receiver
+            .received()
+            .iter()
+            .any(|r| r.body.contains("\"liveness.failed\""))
+    })
+    .await;
+
+    // The dead letter stays for the operator, who sends it through again once the cause is
+    // fixed: the capture is judged and its client hears of it.
+    let dead = queue::list_dead_letters(config, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].job.map(|j| j.transaction_id), Some(id));
+    assert_eq!(dead[0].reason.as_deref(), Some("delivery_limit"));
+    assert_eq!(
+        liveness_pipeline::housekeeping::reopen_failed(&stack.db, &[id])
+            .await
+            .unwrap(),
+        vec![id]
+    );
+    let moved = queue::redrive_dead_letters(config, |job| job.transaction_id == id)
         .await
         .unwrap();
-    assert_eq!(
-        attempts as u32,
-        stack.worker_config.queue.delivery_limit + 1,
-        "tried once, redelivered up to the limit"
-    );
-    assert_eq!(stack.verdict_count(id).await, 0, "no verdict was invented");
+    assert_eq!(moved.len(), 1);
+    wait_for("the new verdict", || async {
+        stack.lookup(&client, id).await.1["status"] == "done"
+    })
+    .await;
+    let (_, judged) = stack.lookup(&client, id).await;
+    assert_eq!(judged["valid"], true, "{judged}");
+    wait_for("the liveness.completed event", || async {
+        receiver
+            .received()
+            .iter()
+            .any(|r| r.body.contains("\"liveness.completed\""))
+    })
+    .await;
+    assert!(queue::list_dead_letters(config, 10)
+        .await
+        .unwrap()
+        .is_empty());
     worker.stop().await;
     stack.stop().await;
 }

@@ -85,6 +85,7 @@ impl Rig {
             url: args.amqp.clone(),
             queue: format!("{name}.jobs"),
             delivery_limit: 5,
+            retry_delays: vec![Duration::from_secs(1)],
         };
         let admin = PgPool::connect(&format!("{}/postgres", args.postgres))
             .await
@@ -129,6 +130,8 @@ impl Rig {
             ("WEBHOOK_DISPATCHER", "false".into()),
             ("RETENTION_INTERVAL_SECS", "0".into()),
             ("RUST_LOG", "warn".into()),
+            ("LIVENESS_RETRY_DELAYS", "1s".into()),
+            ("LIVENESS_WORKER_LISTEN_ADDR", String::new()),
         ];
         let bin_dir = match &args.bin_dir {
             Some(dir) => dir.clone(),

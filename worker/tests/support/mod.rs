@@ -98,7 +98,18 @@ pub struct Options {
     /// (default: one key, `e2e-key`, active since ever). The stack seals to the first key
     /// the producer offers.
     pub capture_keys: Option<Keyring>,
+    /// How long the worker retries a job that fails transiently (default: 30 s).
+    pub retry_horizon: Duration,
+    /// How often the in-process worker reconciles (default: every second; zero: never).
+    pub reconcile_interval: Duration,
 }
+
+/// Delay queues of every test stack: short, so a retried job comes back within a second.
+pub const TEST_RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(500),
+];
 
 impl Default for Options {
     fn default() -> Self {
@@ -110,6 +121,8 @@ impl Default for Options {
             policy: liveness_capture::Policy::default(),
             session_ttl: Duration::from_secs(300),
             capture_keys: None,
+            retry_horizon: Duration::from_secs(30),
+            reconcile_interval: Duration::from_secs(1),
         }
     }
 }
@@ -156,6 +169,7 @@ impl Stack {
         let database = DatabaseConfig {
             url: format!("postgres://postgres:postgres@127.0.0.1:5432/{name}"),
             max_connections: 8,
+            acquire_timeout: Duration::from_millis(1500),
         };
         let queue = QueueConfig {
             url: options
@@ -163,6 +177,7 @@ impl Stack {
                 .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
             queue: format!("{name}.jobs"),
             delivery_limit: 5,
+            retry_delays: TEST_RETRY_DELAYS.to_vec(),
         };
         let storage = StorageConfig {
             bucket: name.replace('x', "-"),
@@ -220,12 +235,19 @@ impl Stack {
                 ..EngineConfig::default()
             },
             prefetch: 2,
-            retry_base: Duration::from_millis(50),
+            retry_horizon: options.retry_horizon,
             policy: options.policy.clone(),
             webhooks: Some(test_dispatcher()),
             retention_interval: options.retention_interval,
             retention_batch: 2,
             max_job_pixels: liveness_capture::DEFAULT_MAX_JOB_PIXELS,
+            listen_addr: Some("127.0.0.1:0".into()),
+            reconcile_interval: options.reconcile_interval,
+            reconcile_grace: Duration::from_secs(5),
+            stale_processing: options.retry_horizon + Duration::from_secs(30),
+            session_keep: Duration::from_secs(3600),
+            digest_keep: Duration::from_secs(86400),
+            housekeeping_batch: 100,
         };
         let app = Application::build(producer_config.clone())
             .await
@@ -451,15 +473,22 @@ impl Stack {
 pub struct LateWorker {
     stop: watch::Sender<bool>,
     run: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// Where its `/healthz`, `/readyz` and `/metrics` answer.
+    pub health: String,
 }
 
 impl LateWorker {
     pub async fn start(config: WorkerConfig) -> LateWorker {
         let worker = Worker::build(config).await.expect("worker starts");
+        let health = format!(
+            "http://127.0.0.1:{}",
+            worker.health_port().expect("test workers listen")
+        );
         let (stop, stopped) = watch::channel(false);
         LateWorker {
             stop,
             run: tokio::spawn(worker.run(stopped)),
+            health,
         }
     }
 
@@ -500,6 +529,14 @@ pub fn spawn_worker_with(stack: &Stack, env: &[(&str, &str)]) -> std::process::C
         .env("WEBHOOK_TIMEOUT", "3s")
         .env("WEBHOOK_POLL_INTERVAL", "50ms")
         .env("RUST_LOG", "warn")
+        .env("LIVENESS_WORKER_LISTEN_ADDR", "127.0.0.1:0")
+        .env("LIVENESS_RETRY_DELAYS", "100ms,200ms,500ms")
+        .env(
+            "LIVENESS_RETRY_HORIZON_SECS",
+            c.retry_horizon.as_secs().to_string(),
+        )
+        .env("LIVENESS_RECONCILE_INTERVAL_SECS", "1")
+        .env("LIVENESS_RECONCILE_GRACE_SECS", "5")
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .spawn()
