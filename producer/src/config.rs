@@ -165,7 +165,10 @@ impl SheddingConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         let d = Self::default();
         let ms = |name, default: Duration| -> Result<Duration, ConfigError> {
-            Ok(Duration::from_millis(env_or(name, default.as_millis() as u64)?))
+            Ok(Duration::from_millis(env_or(
+                name,
+                default.as_millis() as u64,
+            )?))
         };
         Ok(Self {
             header_read_timeout: ms("HEADER_READ_TIMEOUT_MS", d.header_read_timeout)?,

@@ -53,10 +53,8 @@ impl Application {
     /// object storage are connected lazily: the service starts while they are down and
     /// answers 503 until they are back; so does a database that goes away later.
     pub async fn build(config: ProducerConfig) -> anyhow::Result<Self> {
-        let db = bounded::database_pool(
-            &config.database,
-            config.shedding.database_acquire_timeout,
-        )?;
+        let db =
+            bounded::database_pool(&config.database, config.shedding.database_acquire_timeout)?;
         liveness_pipeline::db::migrate(&db).await?;
         let storage = Storage::new(&config.storage);
         if let Err(e) = storage.ensure_bucket().await {
@@ -118,21 +116,60 @@ impl Application {
         let api = Router::new()
             .merge(capture_routes)
             .route("/api/v3/auth/token", post(routes::token::issue))
-            .route("/api/v3/biometrics/liveness/sessions", post(routes::sessions::create))
-            .route("/api/v3/biometrics/liveness/allowed-origins", get(routes::origins::get_allowed).put(routes::origins::put_allowed))
-            .route("/api/v3/biometrics/liveness/{id}", get(routes::liveness::lookup))
-            .route("/api/v3/biometrics/liveness/{id}/selfie", get(routes::liveness::selfie))
-            .route("/api/v3/biometrics/liveness/{id}/capture", delete(routes::liveness::purge_capture))
-            .route("/api/v3/webhooks/endpoints", get(webhooks::list_endpoints).post(webhooks::create_endpoint))
-            .route("/api/v3/webhooks/endpoints/{id}", delete(webhooks::disable_endpoint))
-            .route("/api/v3/webhooks/endpoints/{id}/enable", post(webhooks::enable_endpoint))
-            .route("/api/v3/webhooks/endpoints/{id}/rotate", post(webhooks::rotate_secret))
-            .route("/api/v3/webhooks/allowed-hosts", get(webhooks::get_allowed_hosts).put(webhooks::put_allowed_hosts))
+            .route(
+                "/api/v3/biometrics/liveness/sessions",
+                post(routes::sessions::create),
+            )
+            .route(
+                "/api/v3/biometrics/liveness/allowed-origins",
+                get(routes::origins::get_allowed).put(routes::origins::put_allowed),
+            )
+            .route(
+                "/api/v3/biometrics/liveness/{id}",
+                get(routes::liveness::lookup),
+            )
+            .route(
+                "/api/v3/biometrics/liveness/{id}/selfie",
+                get(routes::liveness::selfie),
+            )
+            .route(
+                "/api/v3/biometrics/liveness/{id}/capture",
+                delete(routes::liveness::purge_capture),
+            )
+            .route(
+                "/api/v3/webhooks/endpoints",
+                get(webhooks::list_endpoints).post(webhooks::create_endpoint),
+            )
+            .route(
+                "/api/v3/webhooks/endpoints/{id}",
+                delete(webhooks::disable_endpoint),
+            )
+            .route(
+                "/api/v3/webhooks/endpoints/{id}/enable",
+                post(webhooks::enable_endpoint),
+            )
+            .route(
+                "/api/v3/webhooks/endpoints/{id}/rotate",
+                post(webhooks::rotate_secret),
+            )
+            .route(
+                "/api/v3/webhooks/allowed-hosts",
+                get(webhooks::get_allowed_hosts).put(webhooks::put_allowed_hosts),
+            )
             .route("/api/v3/webhooks/messages", get(webhooks::list_messages))
-            .route("/api/v3/webhooks/messages/{id}/attempts", get(webhooks::list_attempts))
-            .route("/api/v3/webhooks/messages/{id}/redeliver", post(webhooks::redeliver))
+            .route(
+                "/api/v3/webhooks/messages/{id}/attempts",
+                get(webhooks::list_attempts),
+            )
+            .route(
+                "/api/v3/webhooks/messages/{id}/redeliver",
+                post(webhooks::redeliver),
+            )
             .route("/api/v3/openapi.json", get(openapi::document))
-            .route("/demo", get(|| async { axum::response::Redirect::permanent("/demo/") }))
+            .route(
+                "/demo",
+                get(|| async { axum::response::Redirect::permanent("/demo/") }),
+            )
             .nest_service("/demo/", tower_http::services::ServeDir::new(&web_dir))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

@@ -366,7 +366,10 @@ mod tests {
         let submit = &spec["paths"]["/api/v3/biometrics/liveness/"]["post"]["responses"];
         let token = &spec["paths"]["/api/v3/auth/token"]["post"]["responses"];
         for status in ["408", "429", "503"] {
-            assert!(submit[status].is_object() && token[status].is_object(), "{status}");
+            assert!(
+                submit[status].is_object() && token[status].is_object(),
+                "{status}"
+            );
         }
     }
 }

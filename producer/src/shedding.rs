@@ -179,11 +179,7 @@ pub async fn limit_submissions(
     let (mut parts, body) = request.into_parts();
     // The handler's own extractor then finds this caller and does not verify the token again.
     if let Ok(caller) = Caller::from_request_parts(&mut parts, &state).await {
-        if let Err(refused) = state
-            .shedding
-            .submissions
-            .check(&caller.tenant(), "submit")
-        {
+        if let Err(refused) = state.shedding.submissions.check(&caller.tenant(), "submit") {
             return refused.into_response();
         }
     }

@@ -5,10 +5,10 @@ use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Extensions, HeaderMap};
-use liveness_pipeline::tenants::{self, Tenant};
-use std::net::{IpAddr, Ipv6Addr};
 use axum::Json;
+use liveness_pipeline::tenants::{self, Tenant};
 use serde_json::{json, Value};
+use std::net::{IpAddr, Ipv6Addr};
 
 pub async fn issue(
     State(state): State<AppState>,
@@ -25,7 +25,8 @@ pub async fn issue(
     if credentials.client_id.contains('\0') || credentials.client_id.len() > 256 {
         return Err(ApiError::Unauthorized("unknown client or wrong secret"));
     }
-    let peer = crate::serve::peer(&extensions).map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |p| p.ip());
+    let peer =
+        crate::serve::peer(&extensions).map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |p| p.ip());
     state
         .shedding
         .admit_token_request(peer, &credentials.client_id)?;
@@ -42,7 +43,11 @@ pub async fn issue(
 /// verification as a known one (against a hash of a random secret with the same parameters),
 /// so the answer's delay does not tell which client ids exist; and verifications run a few at
 /// a time, so a flood of token requests cannot take all the memory and cores.
-async fn authenticate(state: &AppState, client_id: &str, secret: String) -> Result<Tenant, ApiError> {
+async fn authenticate(
+    state: &AppState,
+    client_id: &str,
+    secret: String,
+) -> Result<Tenant, ApiError> {
     let refused = || ApiError::Unauthorized("unknown client or wrong secret");
     let stored = tenants::secret_hash(&state.db, client_id)
         .await
