@@ -45,16 +45,9 @@ pub async fn create(
     let client_id = format!("lvc_{}", random_token(12));
     let client_secret = format!("lvs_{}", random_token(24));
     let secret = client_secret.clone();
-    let hash = tokio::task::spawn_blocking(move || {
-        let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
-            .expect("16 bytes make a valid salt");
-        Argon2::default()
-            .hash_password(secret.as_bytes(), &salt)
-            .expect("argon2 hashing of a short secret")
-            .to_string()
-    })
-    .await
-    .expect("hashing task does not panic");
+    let hash = tokio::task::spawn_blocking(move || hash_secret(&secret))
+        .await
+        .expect("hashing task does not panic");
     let tenant = sqlx::query_as::<_, Tenant>(concat!(
         "INSERT INTO tenants (name, client_id, secret_hash, face_threshold) VALUES ($1, $2, $3, $4) RETURNING ",
         columns!()
@@ -71,32 +64,53 @@ pub async fn create(
     })
 }
 
+/// A client secret's PHC hash (Argon2, default parameters). Slow on purpose: call it off the
+/// async threads.
+pub fn hash_secret(secret: &str) -> String {
+    let salt =
+        SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes make a valid salt");
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .expect("argon2 hashing of a short secret")
+        .to_string()
+}
+
+/// Whether `secret` matches a hash of [`hash_secret`]. As slow as hashing.
+pub fn verify_secret(hash: &str, secret: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(secret.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// The id and secret hash of the enabled tenant with this client id.
+pub async fn secret_hash(
+    pool: &PgPool,
+    client_id: &str,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, secret_hash FROM tenants WHERE client_id = $1 AND disabled_at IS NULL",
+    )
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await
+}
+
 /// The tenant whose credentials these are, if they are valid and the tenant is enabled.
 pub async fn authenticate(
     pool: &PgPool,
     client_id: &str,
     secret: &str,
 ) -> Result<Option<Tenant>, sqlx::Error> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT id, secret_hash FROM tenants WHERE client_id = $1 AND disabled_at IS NULL",
-    )
-    .bind(client_id)
-    .fetch_optional(pool)
-    .await?;
-    let Some((id, hash)) = row else {
+    let Some((id, hash)) = secret_hash(pool, client_id).await? else {
         return Ok(None);
     };
     let secret = secret.to_string();
     // Argon2 is deliberately slow: keep it off the async threads.
-    let ok = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &h)
-                .is_ok()
-        })
-    })
-    .await
-    .expect("verification task does not panic");
+    let ok = tokio::task::spawn_blocking(move || verify_secret(&hash, &secret))
+        .await
+        .expect("verification task does not panic");
     if ok {
         get(pool, id).await
     } else {

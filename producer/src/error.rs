@@ -38,6 +38,14 @@ pub enum ApiError {
     IdempotencyConflict,
     #[error("{component} is unavailable; nothing was stored, retry later")]
     Unavailable { component: &'static str },
+    /// Refused before any work: this instance is serving all it takes on (requests in
+    /// flight, or password verifications).
+    #[error("the service is at capacity; retry in {retry_after} s")]
+    Overloaded { retry_after: u64 },
+    #[error("too many requests; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("the request did not complete within {0} s")]
+    RequestTimeout(u64),
     #[error("internal error")]
     Internal,
 }
@@ -73,7 +81,21 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
             }
             Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+            Self::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for the answers that have one.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Unavailable { .. } => Some(5),
+            Self::Overloaded { retry_after } | Self::RateLimited { retry_after } => {
+                Some(*retry_after)
+            }
+            _ => None,
         }
     }
 
@@ -118,10 +140,10 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert("www-authenticate", "Bearer".parse().expect("static header"));
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after() {
             response
                 .headers_mut()
-                .insert("retry-after", "5".parse().expect("static header"));
+                .insert("retry-after", seconds.max(1).into());
         }
         response
     }

@@ -1,6 +1,7 @@
 //! The producer: the HTTP face of the service (Liveness Plus wire contract).
 
 pub mod auth;
+mod bounded;
 pub mod config;
 mod cors;
 pub mod error;
@@ -9,15 +10,16 @@ mod metrics_layer;
 mod openapi;
 mod revocation;
 mod routes;
+mod serve;
+mod shedding;
 mod waiter;
 
 pub use config::ProducerConfig;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
-use liveness_pipeline::queue::{self, Publisher};
+use liveness_pipeline::queue::Publisher;
 use liveness_pipeline::storage::Storage;
 use routes::webhooks;
 use sqlx::PgPool;
@@ -34,47 +36,16 @@ pub struct AppState {
     waiters: waiter::Waiters,
     pub disabled_tenants: revocation::DisabledTenants,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
-}
-
-impl AppState {
-    /// The current publisher, connecting if there is none or its channel died. The lock is
-    /// held only to swap the handle: publishes (and their confirms) run concurrently.
-    async fn publisher(&self) -> Result<Arc<Publisher>, queue::QueueError> {
-        let mut slot = self.publisher.lock().await;
-        if let Some(publisher) = slot.as_ref().filter(|p| p.is_connected()) {
-            return Ok(publisher.clone());
-        }
-        let publisher = Arc::new(Publisher::connect(&self.config.queue).await?);
-        *slot = Some(publisher.clone());
-        Ok(publisher)
-    }
-
-    /// Publishes a job; after a failure, reconnects to the broker once and tries again.
-    pub async fn publish(&self, job: &queue::Job) -> Result<(), queue::QueueError> {
-        let publisher = self.publisher().await?;
-        match publisher.publish(job).await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                tracing::warn!(error = %e, "publish failed; reconnecting to the broker");
-                {
-                    let mut slot = self.publisher.lock().await;
-                    if slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, &publisher)) {
-                        *slot = None;
-                    }
-                }
-                self.publisher().await?.publish(job).await
-            }
-        }
-    }
-
-    pub async fn broker_ready(&self) -> bool {
-        self.publisher().await.is_ok()
-    }
+    shedding: Arc<shedding::Shedding>,
+    /// What an unknown client id's secret is verified against: a hash of a random secret
+    /// made at start-up, with the parameters of every stored one.
+    unknown_client_hash: Arc<str>,
 }
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    header_read_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -82,7 +53,8 @@ impl Application {
     /// object storage are connected lazily: the service starts while they are down and
     /// answers 503 until they are back; so does a database that goes away later.
     pub async fn build(config: ProducerConfig) -> anyhow::Result<Self> {
-        let db = liveness_pipeline::db::connect(&config.database).await?;
+        let db =
+            bounded::database_pool(&config.database, config.shedding.database_acquire_timeout)?;
         liveness_pipeline::db::migrate(&db).await?;
         let storage = Storage::new(&config.storage);
         if let Err(e) = storage.ensure_bucket().await {
@@ -95,7 +67,16 @@ impl Application {
         let listener = TcpListener::bind(&config.listen_addr).await?;
         let max_body = config.max_body_bytes;
         let web_dir = config.web_dir.clone();
+        let header_read_timeout = config.shedding.header_read_timeout;
+        let unknown_client_hash = tokio::task::spawn_blocking(|| {
+            let random = uuid::Uuid::new_v4().to_string();
+            liveness_pipeline::tenants::hash_secret(&random)
+        })
+        .await?
+        .into();
         let state = AppState {
+            shedding: shedding::Shedding::new(&config.shedding),
+            unknown_client_hash,
             config: Arc::new(config),
             db,
             storage,
@@ -123,32 +104,87 @@ impl Application {
                 "/api/v3/biometrics/nationals/",
                 post(routes::liveness::submit).options(cors::preflight),
             )
+            // Inside the CORS check (the layer added last runs first), so a page can read a 429.
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                shedding::limit_submissions,
+            ))
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 cors::actual,
             ));
-        let router = Router::new()
+        let api = Router::new()
             .merge(capture_routes)
             .route("/api/v3/auth/token", post(routes::token::issue))
-            .route("/api/v3/biometrics/liveness/sessions", post(routes::sessions::create))
-            .route("/api/v3/biometrics/liveness/allowed-origins", get(routes::origins::get_allowed).put(routes::origins::put_allowed))
-            .route("/api/v3/biometrics/liveness/{id}", get(routes::liveness::lookup))
-            .route("/api/v3/biometrics/liveness/{id}/selfie", get(routes::liveness::selfie))
-            .route("/api/v3/biometrics/liveness/{id}/capture", delete(routes::liveness::purge_capture))
-            .route("/api/v3/webhooks/endpoints", get(webhooks::list_endpoints).post(webhooks::create_endpoint))
-            .route("/api/v3/webhooks/endpoints/{id}", delete(webhooks::disable_endpoint))
-            .route("/api/v3/webhooks/endpoints/{id}/enable", post(webhooks::enable_endpoint))
-            .route("/api/v3/webhooks/endpoints/{id}/rotate", post(webhooks::rotate_secret))
-            .route("/api/v3/webhooks/allowed-hosts", get(webhooks::get_allowed_hosts).put(webhooks::put_allowed_hosts))
+            .route(
+                "/api/v3/biometrics/liveness/sessions",
+                post(routes::sessions::create),
+            )
+            .route(
+                "/api/v3/biometrics/liveness/allowed-origins",
+                get(routes::origins::get_allowed).put(routes::origins::put_allowed),
+            )
+            .route(
+                "/api/v3/biometrics/liveness/{id}",
+                get(routes::liveness::lookup),
+            )
+            .route(
+                "/api/v3/biometrics/liveness/{id}/selfie",
+                get(routes::liveness::selfie),
+            )
+            .route(
+                "/api/v3/biometrics/liveness/{id}/capture",
+                delete(routes::liveness::purge_capture),
+            )
+            .route(
+                "/api/v3/webhooks/endpoints",
+                get(webhooks::list_endpoints).post(webhooks::create_endpoint),
+            )
+            .route(
+                "/api/v3/webhooks/endpoints/{id}",
+                delete(webhooks::disable_endpoint),
+            )
+            .route(
+                "/api/v3/webhooks/endpoints/{id}/enable",
+                post(webhooks::enable_endpoint),
+            )
+            .route(
+                "/api/v3/webhooks/endpoints/{id}/rotate",
+                post(webhooks::rotate_secret),
+            )
+            .route(
+                "/api/v3/webhooks/allowed-hosts",
+                get(webhooks::get_allowed_hosts).put(webhooks::put_allowed_hosts),
+            )
             .route("/api/v3/webhooks/messages", get(webhooks::list_messages))
-            .route("/api/v3/webhooks/messages/{id}/attempts", get(webhooks::list_attempts))
-            .route("/api/v3/webhooks/messages/{id}/redeliver", post(webhooks::redeliver))
+            .route(
+                "/api/v3/webhooks/messages/{id}/attempts",
+                get(webhooks::list_attempts),
+            )
+            .route(
+                "/api/v3/webhooks/messages/{id}/redeliver",
+                post(webhooks::redeliver),
+            )
             .route("/api/v3/openapi.json", get(openapi::document))
+            .route(
+                "/demo",
+                get(|| async { axum::response::Redirect::permanent("/demo/") }),
+            )
+            .nest_service("/demo/", tower_http::services::ServeDir::new(&web_dir))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                shedding::limit_in_flight,
+            ));
+        // Health, readiness and metrics stay answerable when the API is at its limit.
+        let router = Router::new()
+            .merge(api)
             .route("/healthz", get(routes::health::healthz))
             .route("/readyz", get(routes::health::readyz))
             .route("/metrics", get(routes::health::metrics))
-            .route("/demo", get(|| async { axum::response::Redirect::permanent("/demo/") }))
-            .nest_service("/demo/", tower_http::services::ServeDir::new(&web_dir))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                shedding::limit_duration,
+            ))
             .layer(DefaultBodyLimit::max(max_body))
             .layer(axum::middleware::from_fn(metrics_layer::record))
             .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -156,7 +192,11 @@ impl Application {
                     tenant_id = tracing::field::Empty, transaction_id = tracing::field::Empty)
             }))
             .with_state(state);
-        Ok(Self { listener, router })
+        Ok(Self {
+            listener,
+            router,
+            header_read_timeout,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -170,15 +210,12 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Without TCP_NODELAY, the tail of a response that takes more than one write waits
-        // for the client's delayed ACK on a kept-alive connection: 40 ms on Linux.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        serve::serve(
+            self.listener,
+            self.router,
+            self.header_read_timeout,
+            shutdown,
+        )
+        .await
     }
 }

@@ -160,7 +160,37 @@ pub fn spec() -> Value {
             item["options"] = preflight();
         }
     }
+    shedding_answers(paths);
     spec
+}
+
+/// What load shedding may answer on every API route (README, "Load shedding"), and the
+/// rate limits on submissions and token requests.
+fn shedding_answers(paths: &mut serde_json::Map<String, Value>) {
+    for (path, item) in paths.iter_mut() {
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        for (method, operation) in item.as_object_mut().expect("path item").iter_mut() {
+            let responses = &mut operation["responses"];
+            responses["408"] = error_response(
+                "The request, its upload included, did not complete in time (request_timeout)",
+            );
+            responses["503"] = error_response(
+                "A dependency is down (service_unavailable) or this instance is at capacity \
+                 (overloaded); retry after Retry-After seconds",
+            );
+            let rate_limited = method == "post"
+                && (path == "/api/v3/auth/token"
+                    || CAPTURE_ROUTES[0] == path
+                    || path == "/api/v3/biometrics/nationals/");
+            if rate_limited {
+                responses["429"] = error_response(
+                    "Over this client's rate (rate_limited); retry after Retry-After seconds",
+                );
+            }
+        }
+    }
 }
 
 fn core_spec(bearer: &Value) -> Value {
@@ -333,5 +363,13 @@ mod tests {
             spec["paths"]["/api/v3/biometrics/liveness/{id}"]["get"]["responses"]["403"]
                 .is_object()
         );
+        let submit = &spec["paths"]["/api/v3/biometrics/liveness/"]["post"]["responses"];
+        let token = &spec["paths"]["/api/v3/auth/token"]["post"]["responses"];
+        for status in ["408", "429", "503"] {
+            assert!(
+                submit[status].is_object() && token[status].is_object(),
+                "{status}"
+            );
+        }
     }
 }

@@ -165,12 +165,12 @@ pub async fn submit(
         .map(|selfie| Sha256::digest(selfie).to_vec());
     let packet_bytes = packet.len() as i32;
     let cleanup_objects = || async {
-        let _ = state.storage.delete(&packet_key).await;
+        state.discard_capture(&packet_key);
         if let Some(nonce) = session {
             let _ = sessions::release(&state.db, tenant, nonce).await;
         }
     };
-    if let Err(e) = state.storage.put(&packet_key, packet).await {
+    if let Err(e) = state.put_capture(&packet_key, packet).await {
         tracing::error!(error = %e, "storing the capture failed");
         cleanup_objects().await;
         return Err(ApiError::Unavailable {

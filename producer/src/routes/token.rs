@@ -4,13 +4,16 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{Extensions, HeaderMap};
 use axum::Json;
+use liveness_pipeline::tenants::{self, Tenant};
 use serde_json::{json, Value};
+use std::net::{IpAddr, Ipv6Addr};
 
 pub async fn issue(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let content_type = headers
@@ -22,18 +25,47 @@ pub async fn issue(
     if credentials.client_id.contains('\0') || credentials.client_id.len() > 256 {
         return Err(ApiError::Unauthorized("unknown client or wrong secret"));
     }
-    let tenant = liveness_pipeline::tenants::authenticate(
-        &state.db,
-        &credentials.client_id,
-        &credentials.client_secret,
-    )
-    .await
-    .map_err(ApiError::database)?
-    .ok_or(ApiError::Unauthorized("unknown client or wrong secret"))?;
+    let peer =
+        crate::serve::peer(&extensions).map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |p| p.ip());
+    state
+        .shedding
+        .admit_token_request(peer, &credentials.client_id)?;
+    let tenant = authenticate(&state, &credentials.client_id, credentials.client_secret).await?;
     let ttl = state.config.jwt_ttl.as_secs() as i64;
     Ok(Json(json!({
         "access_token": crate::auth::issue(&state.config.jwt_secret, tenant.id, ttl),
         "token_type": "Bearer",
         "expires_in": ttl,
     })))
+}
+
+/// The enabled tenant these credentials name. An unknown client id costs the same Argon2
+/// verification as a known one (against a hash of a random secret with the same parameters),
+/// so the answer's delay does not tell which client ids exist; and verifications run a few at
+/// a time, so a flood of token requests cannot take all the memory and cores.
+async fn authenticate(
+    state: &AppState,
+    client_id: &str,
+    secret: String,
+) -> Result<Tenant, ApiError> {
+    let refused = || ApiError::Unauthorized("unknown client or wrong secret");
+    let stored = tenants::secret_hash(&state.db, client_id)
+        .await
+        .map_err(ApiError::database)?;
+    let _slot = state.shedding.hashing_slot().await?;
+    let (id, hash, client) = match stored {
+        Some((id, hash)) => (Some(id), hash, "known"),
+        None => (None, state.unknown_client_hash.to_string(), "unknown"),
+    };
+    metrics::counter!("auth_secret_verifications_total", "client" => client).increment(1);
+    let matches = tokio::task::spawn_blocking(move || tenants::verify_secret(&hash, &secret))
+        .await
+        .map_err(|_| ApiError::Internal)?;
+    match id {
+        Some(id) if matches => tenants::get(&state.db, id)
+            .await
+            .map_err(ApiError::database)?
+            .ok_or_else(refused),
+        _ => Err(refused()),
+    }
 }

@@ -222,6 +222,7 @@ impl Stack {
             webhook_allow_private: true,
             webhook_rotation_grace: Duration::from_secs(3600),
             web_dir: std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist")),
+            shedding: Default::default(),
         };
         let worker_config = WorkerConfig {
             database,
