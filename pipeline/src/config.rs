@@ -43,8 +43,9 @@ pub struct DatabaseConfig {
     pub url: String,
     /// DATABASE_MAX_CONNECTIONS, default 10
     pub max_connections: u32,
-    /// DATABASE_ACQUIRE_TIMEOUT_MS, default 1500: how long a request or a job waits for a
-    /// connection before it fails (the producer then answers 503, the worker retries the job)
+    /// DATABASE_ACQUIRE_TIMEOUT_MS, default 1000: how long a request or a job waits for a
+    /// connection before it fails (the producer then answers 503, within 2 s of an outage;
+    /// the worker retries the job)
     pub acquire_timeout: std::time::Duration,
 }
 
@@ -58,7 +59,7 @@ impl DatabaseConfig {
             max_connections: env_or("DATABASE_MAX_CONNECTIONS", 10)?,
             acquire_timeout: std::time::Duration::from_millis(env_or(
                 "DATABASE_ACQUIRE_TIMEOUT_MS",
-                1500,
+                1000,
             )?),
         })
     }

@@ -119,12 +119,14 @@ pub async fn by_idempotency_key(
 }
 
 /// Removes a transaction whose job could not be queued, so that a retry starts clean.
-pub async fn delete_unqueued(pool: &PgPool, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM transactions WHERE id = $1 AND status = 'queued'")
+/// Whether it was deleted: `false` when a worker has already started it (the broker had the
+/// job after all, e.g. a confirm that timed out).
+pub async fn delete_unqueued(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query("DELETE FROM transactions WHERE id = $1 AND status = 'queued'")
         .bind(id)
         .execute(pool)
         .await?;
-    Ok(())
+    Ok(deleted.rows_affected() == 1)
 }
 
 /// Records that the broker confirmed the transaction's job (see the reconciler).

@@ -2,10 +2,8 @@
 //! outage or a blocked broker turns into a 503 within a known delay instead of a hang.
 
 use crate::AppState;
-use liveness_pipeline::config::DatabaseConfig;
 use liveness_pipeline::queue::{self, Publisher};
 use liveness_pipeline::storage::StorageError;
-use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{timeout_at, Instant};
@@ -26,18 +24,6 @@ pub enum PutError {
     Storage(#[from] StorageError),
     #[error("object storage did not answer within {0:?}")]
     TimedOut(Duration),
-}
-
-/// The pipeline's pool settings with the producer's own, shorter wait for a connection: a
-/// request during a database outage gets its 503 within that wait.
-pub fn database_pool(
-    config: &DatabaseConfig,
-    acquire_timeout: Duration,
-) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
-        .max_connections(config.max_connections)
-        .acquire_timeout(acquire_timeout)
-        .connect_lazy(&config.url)
 }
 
 impl AppState {

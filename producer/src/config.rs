@@ -117,9 +117,6 @@ pub struct SheddingConfig {
     /// STORAGE_TIMEOUT_MS, default 10000: storing one capture in S3 (a stopped server is
     /// refused at once; this bounds one that accepts and then hangs)
     pub storage_timeout: Duration,
-    /// DATABASE_ACQUIRE_TIMEOUT_MS, default 1000: waiting for a PostgreSQL connection (the
-    /// pipeline's pool waits 3 s, too long for a 503 within 2 s of an outage)
-    pub database_acquire_timeout: Duration,
     /// SUBMIT_RATE_LIMIT, default 50/100: submissions per second per tenant / burst
     pub submit_rate: RateLimit,
     /// TOKEN_RATE_LIMIT, default 5/20: token requests per second per client id / burst
@@ -142,7 +139,6 @@ impl Default for SheddingConfig {
             max_in_flight: 256,
             broker_timeout: Duration::from_millis(1500),
             storage_timeout: Duration::from_secs(10),
-            database_acquire_timeout: Duration::from_secs(1),
             submit_rate: RateLimit {
                 per_second: 50,
                 burst: 100,
@@ -176,10 +172,6 @@ impl SheddingConfig {
             max_in_flight: env_or("MAX_IN_FLIGHT", d.max_in_flight)?,
             broker_timeout: ms("BROKER_TIMEOUT_MS", d.broker_timeout)?,
             storage_timeout: ms("STORAGE_TIMEOUT_MS", d.storage_timeout)?,
-            database_acquire_timeout: ms(
-                "DATABASE_ACQUIRE_TIMEOUT_MS",
-                d.database_acquire_timeout,
-            )?,
             submit_rate: env_or("SUBMIT_RATE_LIMIT", d.submit_rate)?,
             token_rate: env_or("TOKEN_RATE_LIMIT", d.token_rate)?,
             token_ip_rate: env_or("TOKEN_IP_RATE_LIMIT", d.token_ip_rate)?,

@@ -53,8 +53,7 @@ impl Application {
     /// object storage are connected lazily: the service starts while they are down and
     /// answers 503 until they are back; so does a database that goes away later.
     pub async fn build(config: ProducerConfig) -> anyhow::Result<Self> {
-        let db =
-            bounded::database_pool(&config.database, config.shedding.database_acquire_timeout)?;
+        let db = liveness_pipeline::db::connect(&config.database).await?;
         liveness_pipeline::db::migrate(&db).await?;
         let storage = Storage::new(&config.storage);
         if let Err(e) = storage.ensure_bucket().await {

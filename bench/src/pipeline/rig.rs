@@ -132,6 +132,10 @@ impl Rig {
             ("RUST_LOG", "warn".into()),
             ("LIVENESS_RETRY_DELAYS", "1s".into()),
             ("LIVENESS_WORKER_LISTEN_ADDR", String::new()),
+            // One tenant at the full intake rate: the per-tenant and in-flight limits would
+            // shed the load the bench measures.
+            ("SUBMIT_RATE_LIMIT", "0".into()),
+            ("MAX_IN_FLIGHT", "0".into()),
         ];
         let bin_dir = match &args.bin_dir {
             Some(dir) => dir.clone(),

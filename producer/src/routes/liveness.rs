@@ -223,17 +223,31 @@ pub async fn submit(
     {
         tracing::error!(error = %e, transaction_id = id, "queueing the job failed");
         metrics::counter!("queue_publish_failures_total").increment(1);
-        // Undo, so that the client's retry is a clean new submission. When even the undo
-        // fails, the row and its objects stay: the reconciler then queues the job, and the
-        // capture is judged rather than failed for a missing object.
-        if transactions::delete_unqueued(&state.db, id).await.is_ok() {
-            cleanup_objects().await;
+        // Undo, so that the client's retry is a clean new submission.
+        match transactions::delete_unqueued(&state.db, id).await {
+            Ok(true) => {
+                cleanup_objects().await;
+                return Err(ApiError::Unavailable {
+                    component: "the message broker",
+                });
+            }
+            // A worker has started it: the broker had the job after all (a confirm that timed
+            // out), so the capture is accepted.
+            Ok(false) => {
+                tracing::warn!(
+                    transaction_id = id,
+                    "job delivered despite the failed confirm"
+                )
+            }
+            // Not undone: the row and its objects stay, the reconciler queues the job and the
+            // capture is judged (rather than failed for a missing object).
+            Err(_) => {
+                return Err(ApiError::Unavailable {
+                    component: "the message broker",
+                })
+            }
         }
-        return Err(ApiError::Unavailable {
-            component: "the message broker",
-        });
-    }
-    if let Err(e) = transactions::mark_published(&state.db, id).await {
+    } else if let Err(e) = transactions::mark_published(&state.db, id).await {
         // The job is queued; without the mark the reconciler queues it once more after its
         // grace, which the worker's idempotence makes harmless.
         tracing::warn!(error = %e, transaction_id = id, "recording the publish failed");

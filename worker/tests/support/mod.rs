@@ -169,7 +169,7 @@ impl Stack {
         let database = DatabaseConfig {
             url: format!("postgres://postgres:postgres@127.0.0.1:5432/{name}"),
             max_connections: 8,
-            acquire_timeout: Duration::from_millis(1500),
+            acquire_timeout: Duration::from_millis(1000),
         };
         let queue = QueueConfig {
             url: options
