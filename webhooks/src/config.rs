@@ -17,8 +17,14 @@ pub struct DispatcherConfig {
     pub timeout: Duration,
     /// WEBHOOK_RETRY_AFTER_MAX, default `1h`: the longest `Retry-After` honoured.
     pub retry_after_max: Duration,
-    /// WEBHOOK_BATCH, default 16: messages claimed and sent concurrently by one dispatcher.
+    /// WEBHOOK_BATCH, default 16: the most messages one claim (one statement) takes.
     pub batch: i64,
+    /// WEBHOOK_CONCURRENCY, default 64: deliveries one dispatcher has in flight at most.
+    pub concurrency: usize,
+    /// WEBHOOK_ENDPOINT_CONCURRENCY, default 4: deliveries in flight to one receiver URL at
+    /// most, counted over all dispatchers, so a slow receiver holds this many slots and no
+    /// more.
+    pub endpoint_concurrency: u32,
     /// WEBHOOK_POLL_INTERVAL, default `1s`: how often due retries are looked for (new events
     /// wake the dispatcher at once).
     pub poll_interval: Duration,
@@ -34,6 +40,23 @@ fn duration(name: &'static str, default: &str) -> Result<Duration, ConfigError> 
         value: text.clone(),
         reason: e.to_string(),
     })
+}
+
+/// A count that must be positive: zero would stop deliveries without saying why.
+fn at_least_one<T>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + From<u8> + std::fmt::Display,
+    T::Err: std::fmt::Display,
+{
+    let value = env_or(name, default)?;
+    if value < T::from(1) {
+        return Err(ConfigError::Invalid {
+            name,
+            value: value.to_string(),
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(value)
 }
 
 pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, humantime::DurationError> {
@@ -61,14 +84,18 @@ impl DispatcherConfig {
             connect_timeout: duration("WEBHOOK_CONNECT_TIMEOUT", "5s")?,
             timeout: duration("WEBHOOK_TIMEOUT", "15s")?,
             retry_after_max: duration("WEBHOOK_RETRY_AFTER_MAX", "1h")?,
-            batch: env_or("WEBHOOK_BATCH", 16)?,
+            batch: at_least_one("WEBHOOK_BATCH", 16)?,
+            concurrency: at_least_one("WEBHOOK_CONCURRENCY", 64)?,
+            endpoint_concurrency: at_least_one("WEBHOOK_ENDPOINT_CONCURRENCY", 4)?,
             poll_interval: duration("WEBHOOK_POLL_INTERVAL", "1s")?,
             allow_private: env_or("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", false)?,
         })
     }
 
     /// How long a claimed message stays invisible to other dispatchers: longer than any
-    /// attempt can take, so only a dispatcher that died lets it come back.
+    /// request can take, so normally only a dispatcher that died lets it come back. An attempt
+    /// that outlasts it anyway (a slow name lookup, a stalled database) loses its say over the
+    /// message once another claim has taken it (`outbox::record`).
     pub fn lease(&self) -> Duration {
         self.timeout + self.connect_timeout + Duration::from_secs(5)
     }
@@ -83,6 +110,8 @@ impl Default for DispatcherConfig {
             timeout: Duration::from_secs(15),
             retry_after_max: Duration::from_secs(3600),
             batch: 16,
+            concurrency: 64,
+            endpoint_concurrency: 4,
             poll_interval: Duration::from_secs(1),
             allow_private: false,
         }

@@ -113,7 +113,10 @@ pub async fn disable(
              UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = $3
              WHERE tenant_id = $1 AND id = $2 RETURNING id
          ), m AS (
-             UPDATE webhook_messages SET status = 'failed', last_error = 'endpoint disabled: ' || $3
+             -- A new lease token too, so that an attempt in flight (a retry, say) cannot
+             -- bring a message of a disabled endpoint back.
+             UPDATE webhook_messages SET status = 'failed', last_error = 'endpoint disabled: ' || $3,
+                                         claims = claims + 1, leased_until = NULL
              WHERE status = 'pending' AND endpoint_id IN (SELECT id FROM e)
          )
          SELECT count(*) FROM e",

@@ -26,37 +26,83 @@ pub struct Claimed {
     pub body: String,
     pub attempts: i32,
     pub retry_from: DateTime<Utc>,
+    /// The lease token: the message's `claims` as this claim set it.
+    pub claim: i64,
     pub secret: String,
     pub previous_secret: Option<String>,
 }
 
-/// Takes up to `batch` due messages. Rows another dispatcher holds are skipped, and each
-/// claimed row is pushed a lease into the future, so it is invisible to the others while
-/// this one delivers, and comes back by itself if this one dies.
+/// Claims run one at a time over all dispatchers (a transaction-scoped advisory lock, key
+/// "webhooks" in ASCII), so each one counts the messages in flight with every claim
+/// committed before it and the per-endpoint cap holds across workers. A claim is one short
+/// statement, so waiting for the lock costs little.
+const CLAIM_LOCK: i64 = 0x7765_6268_6f6f_6b73;
+
+/// Due messages looked at per claim, as a multiple of the batch: more than the batch, so
+/// that a backlog for one receiver at its cap does not hide everyone else's messages.
+const CANDIDATES_PER_BATCH: i64 = 4;
+
+/// Takes up to `batch` due messages, leaving out those whose receiver URL already has
+/// `per_endpoint` messages in flight (claimed, lease not yet run out) and taking at most up
+/// to that count for each URL. Rows another transaction holds are skipped; each claimed row
+/// gets a new lease token and is pushed a lease into the future, so it is invisible to the
+/// others while this one delivers, and comes back by itself if this one dies.
 pub async fn claim(
     pool: &PgPool,
     batch: i64,
+    per_endpoint: u32,
     lease: Duration,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    sqlx::query_as::<_, Claimed>(
-        "WITH due AS (
-             SELECT id FROM webhook_messages
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(CLAIM_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    // A backlog larger than the candidates that all goes to URLs with few free slots makes
+    // this claim take fewer than it could; those URLs are then at their cap and left out of
+    // the next claim, which the dispatcher makes at once.
+    let claimed = sqlx::query_as::<_, Claimed>(
+        "WITH leased AS (
+             SELECT url, count(*) AS n FROM webhook_messages
+             WHERE status = 'pending' AND leased_until > now()
+             GROUP BY url
+         ), candidates AS (
+             SELECT id, url, next_attempt_at FROM webhook_messages
              WHERE status = 'pending' AND next_attempt_at <= now()
+               AND url NOT IN (SELECT url FROM leased WHERE n >= $3)
+             ORDER BY next_attempt_at
+             LIMIT $4
+             FOR UPDATE SKIP LOCKED
+         ), due AS (
+             SELECT id FROM (
+                 SELECT c.id, c.next_attempt_at,
+                        coalesce(l.n, 0)
+                          + row_number() OVER (PARTITION BY c.url ORDER BY c.next_attempt_at, c.id)
+                          AS slot
+                 FROM candidates c LEFT JOIN leased l ON l.url = c.url
+             ) ranked
+             WHERE slot <= $3
              ORDER BY next_attempt_at
              LIMIT $1
-             FOR UPDATE SKIP LOCKED
          )
-         UPDATE webhook_messages m SET next_attempt_at = now() + make_interval(secs => $2)
+         UPDATE webhook_messages m
+         SET next_attempt_at = now() + make_interval(secs => $2),
+             leased_until = now() + make_interval(secs => $2),
+             claims = m.claims + 1
          FROM due, webhook_endpoints e
          WHERE m.id = due.id AND e.id = m.endpoint_id
          RETURNING m.id, m.tenant_id, m.transaction_id, m.endpoint_id, m.url, m.event_type, m.body,
-                   m.attempts, m.retry_from, e.secret,
+                   m.attempts, m.retry_from, m.claims AS claim, e.secret,
                    CASE WHEN e.previous_expires_at > now() THEN e.previous_secret END AS previous_secret",
     )
     .bind(batch)
     .bind(lease.as_secs_f64())
-    .fetch_all(pool)
-    .await
+    .bind(i64::from(per_endpoint))
+    .bind(batch.saturating_mul(CANDIDATES_PER_BATCH))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(claimed)
 }
 
 /// What became of one attempt.
@@ -89,31 +135,46 @@ pub struct AttemptRecord<'a> {
     pub error: Option<&'a str>,
 }
 
-/// One attempt row and the message's new state, in one statement.
+/// Whether an attempt's outcome became the message's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Applied,
+    /// The message was claimed again (the lease ran out), redelivered on demand or its
+    /// endpoint disabled since this attempt's claim: its state is someone else's now.
+    Superseded,
+}
+
+/// One attempt row and, if the claim's lease token is still the message's, the message's new
+/// state, in one statement. The attempt row is written either way (marked `superseded` when
+/// the state was not touched): the request did reach the wire, and the history of what a
+/// receiver was sent must not depend on which dispatcher won.
 pub async fn record(
     pool: &PgPool,
     message: &Claimed,
     attempt: &AttemptRecord<'_>,
     disposition: &Disposition,
-) -> Result<(), sqlx::Error> {
+) -> Result<Recorded, sqlx::Error> {
     let (status, retry_in) = match disposition {
         Disposition::Delivered => ("delivered", None),
         Disposition::Retry(after) => ("pending", Some(after.as_secs_f64())),
         Disposition::Failed | Disposition::EndpointGone => ("failed", None),
     };
-    sqlx::query(
-        "WITH a AS (
-             INSERT INTO webhook_attempts (message_id, url, status_code, latency_ms, error, outcome)
-             VALUES ($1, $2, $3, $4, $5, $6)
+    let applied: bool = sqlx::query_scalar(
+        "WITH m AS (
+             UPDATE webhook_messages
+             SET status = $7::webhook_message_status,
+                 attempts = attempts + 1,
+                 next_attempt_at = CASE WHEN $8::float8 IS NULL THEN next_attempt_at
+                                        ELSE now() + make_interval(secs => $8) END,
+                 delivered_at = CASE WHEN $7 = 'delivered' THEN now() ELSE delivered_at END,
+                 last_error = $5,
+                 leased_until = NULL
+             WHERE id = $1 AND claims = $9
+             RETURNING id
          )
-         UPDATE webhook_messages
-         SET status = $7::webhook_message_status,
-             attempts = attempts + 1,
-             next_attempt_at = CASE WHEN $8::float8 IS NULL THEN next_attempt_at
-                                    ELSE now() + make_interval(secs => $8) END,
-             delivered_at = CASE WHEN $7 = 'delivered' THEN now() ELSE delivered_at END,
-             last_error = $5
-         WHERE id = $1",
+         INSERT INTO webhook_attempts (message_id, url, status_code, latency_ms, error, outcome, superseded)
+         VALUES ($1, $2, $3, $4, $5, $6, NOT EXISTS (SELECT 1 FROM m))
+         RETURNING NOT superseded",
     )
     .bind(&message.id)
     .bind(attempt.url)
@@ -123,8 +184,14 @@ pub async fn record(
     .bind(disposition.outcome())
     .bind(status)
     .bind(retry_in)
-    .execute(pool)
+    .bind(message.claim)
+    .fetch_one(pool)
     .await?;
+    if !applied {
+        return Ok(Recorded::Superseded);
+    }
+    // Only the lease holder acts on a 410: a stale one could disable an endpoint the tenant
+    // has enabled again since.
     if *disposition == Disposition::EndpointGone {
         crate::endpoints::disable(
             pool,
@@ -134,7 +201,7 @@ pub async fn record(
         )
         .await?;
     }
-    Ok(())
+    Ok(Recorded::Applied)
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -232,8 +299,11 @@ pub async fn redeliver(
              FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
              WHERE m.tenant_id = $1 AND m.id = $2
          ), u AS (
+             -- A new lease token: an attempt still in flight must not overwrite the fresh
+             -- schedule with its outcome.
              UPDATE webhook_messages SET status = 'pending', attempts = 0, retry_from = now(),
-                                         next_attempt_at = now(), last_error = NULL
+                                         next_attempt_at = now(), last_error = NULL,
+                                         claims = claims + 1, leased_until = NULL
              WHERE id IN (SELECT id FROM m WHERE enabled)
          )
          SELECT enabled FROM m",

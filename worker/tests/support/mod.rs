@@ -137,6 +137,8 @@ pub fn test_dispatcher() -> DispatcherConfig {
         timeout: Duration::from_secs(3),
         retry_after_max: Duration::from_secs(5),
         batch: 16,
+        concurrency: 64,
+        endpoint_concurrency: 4,
         poll_interval: Duration::from_millis(50),
         allow_private: true,
     }

@@ -35,6 +35,8 @@ pub struct Received {
 struct Inner {
     script: VecDeque<Reply>,
     received: Vec<Received>,
+    /// Requests whose answer has been sent (a hanging one only once it stops hanging).
+    finished: usize,
 }
 
 pub struct Receiver {
@@ -69,7 +71,7 @@ async fn handle(
         at: Instant::now(),
         answered,
     });
-    match reply {
+    let response = match reply {
         Some(Reply::Hang(d)) => {
             tokio::time::sleep(d).await;
             StatusCode::OK.into_response()
@@ -81,7 +83,9 @@ async fn handle(
             .into_response(),
         Some(Reply::Status(code)) => StatusCode::from_u16(code).unwrap().into_response(),
         None => StatusCode::OK.into_response(),
-    }
+    };
+    inner.lock().unwrap().finished += 1;
+    response
 }
 
 impl Receiver {
@@ -117,6 +121,11 @@ impl Receiver {
 
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
+    }
+
+    /// How many requests have been answered so far (hanging ones count once they end).
+    pub fn finished(&self) -> usize {
+        self.inner.lock().unwrap().finished
     }
 
     /// Stops listening: connections are refused until `up`.
