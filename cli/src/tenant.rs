@@ -39,6 +39,14 @@ pub enum TenantCommand {
         #[arg(long)]
         name: String,
     },
+    /// Give the tenant a new client secret, printed now and never again; the old one keeps
+    /// working for --grace-secs (default 0: refused at once).
+    RotateSecret {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 0)]
+        grace_secs: u64,
+    },
 }
 
 pub fn run(command: TenantCommand) -> anyhow::Result<()> {
@@ -67,6 +75,21 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
             }
             TenantCommand::Disable { name } => set_disabled(&db, &name, true).await?,
             TenantCommand::Enable { name } => set_disabled(&db, &name, false).await?,
+            TenantCommand::RotateSecret { name, grace_secs } => {
+                let tenant = crate::database::tenant_named(&db, &name).await?;
+                let grace = std::time::Duration::from_secs(grace_secs);
+                let client_secret =
+                    liveness_pipeline::tenants::rotate_secret(&db, tenant.id, grace).await?;
+                println!(
+                    "{}",
+                    json!({
+                        "tenant_id": tenant.id,
+                        "client_id": tenant.client_id,
+                        "client_secret": client_secret,
+                        "previous_secret_valid_for_secs": grace_secs,
+                    })
+                );
+            }
             TenantCommand::Set {
                 name,
                 allow_webhook_hosts,

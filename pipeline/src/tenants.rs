@@ -84,13 +84,36 @@ pub fn verify_secret(hash: &str, secret: &str) -> bool {
     })
 }
 
-/// The id and secret hash of the enabled tenant with this client id.
+/// What a login is checked against: the current secret's hash and, during a rotation's
+/// grace, the previous one's.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredSecret {
+    pub id: i64,
+    pub hash: String,
+    pub previous_hash: Option<String>,
+}
+
+impl StoredSecret {
+    /// Whether `secret` is the current secret or, within its grace, the previous one. As slow
+    /// as hashing (twice during a grace, for a wrong secret): call it off the async threads.
+    pub fn verify(&self, secret: &str) -> bool {
+        verify_secret(&self.hash, secret)
+            || self
+                .previous_hash
+                .as_deref()
+                .is_some_and(|previous| verify_secret(previous, secret))
+    }
+}
+
+/// The secrets of the enabled tenant with this client id.
 pub async fn secret_hash(
     pool: &PgPool,
     client_id: &str,
-) -> Result<Option<(i64, String)>, sqlx::Error> {
+) -> Result<Option<StoredSecret>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, secret_hash FROM tenants WHERE client_id = $1 AND disabled_at IS NULL",
+        "SELECT id, secret_hash AS hash,
+                CASE WHEN previous_secret_expires_at > now() THEN previous_secret_hash END AS previous_hash
+         FROM tenants WHERE client_id = $1 AND disabled_at IS NULL",
     )
     .bind(client_id)
     .fetch_optional(pool)
@@ -103,12 +126,13 @@ pub async fn authenticate(
     client_id: &str,
     secret: &str,
 ) -> Result<Option<Tenant>, sqlx::Error> {
-    let Some((id, hash)) = secret_hash(pool, client_id).await? else {
+    let Some(stored) = secret_hash(pool, client_id).await? else {
         return Ok(None);
     };
     let secret = secret.to_string();
+    let id = stored.id;
     // Argon2 is deliberately slow: keep it off the async threads.
-    let ok = tokio::task::spawn_blocking(move || verify_secret(&hash, &secret))
+    let ok = tokio::task::spawn_blocking(move || stored.verify(&secret))
         .await
         .expect("verification task does not panic");
     if ok {
@@ -116,6 +140,39 @@ pub async fn authenticate(
     } else {
         Ok(None)
     }
+}
+
+/// Gives the tenant a new client secret (returned: show it once). The old one keeps working
+/// for `grace` (none when zero), then never again; a second rotation ends the first one's
+/// grace. Access tokens already issued stay valid until they expire (disable the tenant to
+/// end them at once).
+pub async fn rotate_secret(
+    pool: &PgPool,
+    id: i64,
+    grace: std::time::Duration,
+) -> Result<String, sqlx::Error> {
+    let client_secret = format!("lvs_{}", random_token(24));
+    let secret = client_secret.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_secret(&secret))
+        .await
+        .expect("hashing task does not panic");
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+    let rotated = sqlx::query(
+        "UPDATE tenants SET
+             previous_secret_hash = CASE WHEN $3 > interval '0' THEN secret_hash END,
+             previous_secret_expires_at = CASE WHEN $3 > interval '0' THEN now() + $3 END,
+             secret_hash = $2
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&hash)
+    .bind(grace)
+    .execute(pool)
+    .await?;
+    if rotated.rows_affected() == 0 {
+        return Err(sqlx::Error::RowNotFound);
+    }
+    Ok(client_secret)
 }
 
 pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Tenant>, sqlx::Error> {

@@ -385,3 +385,43 @@ async fn a_capture_token_reaches_only_the_keys_and_its_submission() {
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_client_secret_logs_in_at_once_and_the_old_one_only_within_its_grace() {
+    let stack = Stack::without_worker().await;
+    let created = liveness_pipeline::tenants::create(&stack.db, "rotation-over-http", 0.5)
+        .await
+        .unwrap();
+    let login = |secret: String| {
+        let stack = &stack;
+        let client_id = created.tenant.client_id.clone();
+        async move {
+            stack
+                .client
+                .post(stack.url("/api/v3/auth/token"))
+                .json(&json!({ "client_id": client_id, "client_secret": secret }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let old = created.client_secret.clone();
+    let new = liveness_pipeline::tenants::rotate_secret(
+        &stack.db,
+        created.tenant.id,
+        std::time::Duration::from_secs(3600),
+    )
+    .await
+    .unwrap();
+    assert_eq!(login(new.clone()).await, 200);
+    assert_eq!(login(old.clone()).await, 200, "within the grace");
+    sqlx::query("UPDATE tenants SET previous_secret_expires_at = now() - interval '1 second'")
+        .execute(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(login(old).await, 401, "after the grace");
+    assert_eq!(login(new).await, 200);
+    stack.stop().await;
+}

@@ -53,12 +53,20 @@ async fn authenticate(
         .await
         .map_err(ApiError::database)?;
     let _slot = state.shedding.hashing_slot().await?;
-    let (id, hash, client) = match stored {
-        Some((id, hash)) => (Some(id), hash, "known"),
-        None => (None, state.unknown_client_hash.to_string(), "unknown"),
+    let (id, stored, client) = match stored {
+        Some(stored) => (Some(stored.id), stored, "known"),
+        None => (
+            None,
+            tenants::StoredSecret {
+                id: 0,
+                hash: state.unknown_client_hash.to_string(),
+                previous_hash: None,
+            },
+            "unknown",
+        ),
     };
     metrics::counter!("auth_secret_verifications_total", "client" => client).increment(1);
-    let matches = tokio::task::spawn_blocking(move || tenants::verify_secret(&hash, &secret))
+    let matches = tokio::task::spawn_blocking(move || stored.verify(&secret))
         .await
         .map_err(|_| ApiError::Internal)?;
     match id {
