@@ -117,13 +117,7 @@ async fn job_that_keeps_failing_transiently_is_retried_until_the_horizon_then_fa
         dead_letters(&stack).await.is_empty(),
         "retries never spend the delivery limit"
     );
-    wait_for("the liveness.failed event", || async {
-        receiver
-            .received()
-            .iter()
-            .any(|r| r.body.contains("\"liveness.failed\""))
-    })
-    .await;
+    receiver.wait_for_event("liveness.failed").await;
     stack.stop().await;
 }
 
@@ -182,13 +176,7 @@ async fn job_no_worker_finishes_is_dead_lettered_closed_and_redriven() {
     let (_, failed) = stack.lookup(&client, id).await;
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(failed["error_code"], 712, "{failed}");
-    wait_for("the liveness.failed event", || async {
-        receiver
-            .received()
-            .iter()
-            .any(|r| r.body.contains("\"liveness.failed\""))
-    })
-    .await;
+    receiver.wait_for_event("liveness.failed").await;
 
     // The dead letter stays for the operator, who sends it through again once the cause is
     // fixed: the capture is judged and its client hears of it.
@@ -212,13 +200,7 @@ async fn job_no_worker_finishes_is_dead_lettered_closed_and_redriven() {
     .await;
     let (_, judged) = stack.lookup(&client, id).await;
     assert_eq!(judged["valid"], true, "{judged}");
-    wait_for("the liveness.completed event", || async {
-        receiver
-            .received()
-            .iter()
-            .any(|r| r.body.contains("\"liveness.completed\""))
-    })
-    .await;
+    receiver.wait_for_event("liveness.completed").await;
     assert!(queue::list_dead_letters(config, 10)
         .await
         .unwrap()

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::receiver::Receiver;
+use support::receiver::{assert_every_event_delivered, Receiver};
 use support::*;
 use tokio::sync::Mutex;
 
@@ -222,27 +222,8 @@ async fn minute_long_outages_strand_nothing() {
         .await
         .unwrap();
 
-    // Every event delivered, each seen by the receiver.
-    let wait = Instant::now() + Duration::from_secs(120);
-    let messages: Vec<(String, String)> = loop {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, status::text FROM webhook_messages")
-                .fetch_all(&stack.db)
-                .await
-                .unwrap();
-        if rows.iter().all(|m| m.1 == "delivered") || Instant::now() > wait {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    assert_eq!(messages.len(), ids.len(), "one event per verdict");
-    assert!(
-        messages.iter().all(|m| m.1 == "delivered"),
-        "undelivered: {messages:?}"
-    );
-    let seen: HashSet<String> = receiver.received().into_iter().map(|r| r.id).collect();
-    let expected: HashSet<String> = messages.into_iter().map(|m| m.0).collect();
-    assert_eq!(seen, expected, "the receiver saw every webhook-id");
+    // Every event delivered, each webhook-id seen by the receiver.
+    let events = assert_every_event_delivered(&stack, &receiver, ids.len()).await;
     assert!(
         liveness_pipeline::queue::list_dead_letters(&stack.worker_config.queue, 10)
             .await
@@ -263,7 +244,7 @@ async fn minute_long_outages_strand_nothing() {
         attempts,
         ledger.calls.iter().filter(|c| c.status == 503).count(),
         receiver.received().len(),
-        expected.len(),
+        events,
     );
     Arc::try_unwrap(stack).ok().unwrap().stop().await;
 }

@@ -11,11 +11,11 @@ mod support;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::receiver::Receiver;
+use support::receiver::{assert_every_event_delivered, Receiver};
 use support::*;
 use tokio::sync::Mutex;
 
@@ -261,27 +261,8 @@ async fn soak_under_faults() {
         assert_eq!(packets + kept, objects.len(), "nothing else stored");
     }
 
-    // Every event delivered at least once, each webhook-id seen by the receiver.
-    let wait = Instant::now() + Duration::from_secs(120);
-    let messages: Vec<(String, String)> = loop {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, status::text FROM webhook_messages")
-                .fetch_all(&stack.db)
-                .await
-                .unwrap();
-        if rows.iter().all(|m| m.1 == "delivered") || Instant::now() > wait {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert_eq!(messages.len(), ids.len(), "one event per verdict");
-    assert!(
-        messages.iter().all(|m| m.1 == "delivered"),
-        "undelivered: {messages:?}"
-    );
-    let seen: HashSet<String> = receiver.received().into_iter().map(|r| r.id).collect();
-    let expected: HashSet<String> = messages.into_iter().map(|m| m.0).collect();
-    assert_eq!(seen, expected, "the receiver saw every webhook-id");
+    // Every event delivered, each webhook-id seen by the receiver.
+    let events = assert_every_event_delivered(&stack, &receiver, ids.len()).await;
     let deliveries = receiver.received().len();
 
     // The dead-letter queue holds nothing: no job was given up on.
@@ -313,7 +294,7 @@ async fn soak_under_faults() {
         submitted_in.as_secs_f64(),
         ledger.refused,
         deliveries,
-        expected.len(),
+        events,
     );
     Arc::try_unwrap(stack).ok().unwrap().stop().await;
 }

@@ -123,6 +123,15 @@ impl Receiver {
         self.inner.lock().unwrap().received.clone()
     }
 
+    /// Waits (up to a minute) until an event of this type has arrived.
+    pub async fn wait_for_event(&self, event_type: &str) {
+        let needle = format!("\"{event_type}\"");
+        super::wait_for(event_type, || async {
+            self.received().iter().any(|r| r.body.contains(&needle))
+        })
+        .await
+    }
+
     /// How many requests have been answered so far (hanging ones count once they end).
     pub fn finished(&self) -> usize {
         self.inner.lock().unwrap().finished
@@ -140,4 +149,36 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
         self.serve(listener);
     }
+}
+
+/// Waits (up to two minutes) until every webhook message of the stack is delivered, then
+/// checks there is one per verdict (`verdicts`) and the receiver saw each webhook-id; the
+/// number of events.
+pub async fn assert_every_event_delivered(
+    stack: &super::Stack,
+    receiver: &Receiver,
+    verdicts: usize,
+) -> usize {
+    let wait = Instant::now() + Duration::from_secs(120);
+    let messages: Vec<(String, String)> = loop {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, status::text FROM webhook_messages")
+                .fetch_all(&stack.db)
+                .await
+                .unwrap();
+        if rows.iter().all(|m| m.1 == "delivered") || Instant::now() > wait {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(messages.len(), verdicts, "one event per verdict");
+    assert!(
+        messages.iter().all(|m| m.1 == "delivered"),
+        "undelivered: {messages:?}"
+    );
+    let seen: std::collections::HashSet<String> =
+        receiver.received().into_iter().map(|r| r.id).collect();
+    let expected: std::collections::HashSet<String> = messages.into_iter().map(|m| m.0).collect();
+    assert_eq!(seen, expected, "the receiver saw every webhook-id");
+    expected.len()
 }
