@@ -9,35 +9,13 @@ use crate::Worker;
 use futures_lite::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::FieldTable;
 use liveness_contract::RejectionCode;
 use liveness_pipeline::queue::{self, Job};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tracing::Instrument;
-
-/// Why RabbitMQ dead-lettered the message, from its `x-death` header.
-fn death_reason(delivery: &Delivery) -> String {
-    let reason = delivery
-        .properties
-        .headers()
-        .as_ref()
-        .and_then(|h| h.inner().get("x-death").cloned())
-        .and_then(|deaths| match deaths {
-            AMQPValue::FieldArray(deaths) => deaths.as_slice().first().cloned(),
-            _ => None,
-        })
-        .and_then(|first| match first {
-            AMQPValue::FieldTable(t) => t.inner().get("reason").cloned(),
-            _ => None,
-        });
-    match reason {
-        Some(AMQPValue::LongString(s)) => s.to_string(),
-        Some(AMQPValue::ShortString(s)) => s.to_string(),
-        _ => "unknown".into(),
-    }
-}
 
 fn explanation(reason: &str) -> String {
     match reason {
@@ -88,7 +66,9 @@ impl Worker {
             ack(&delivery).await;
             return;
         };
-        let reason = death_reason(&delivery);
+        let reason = queue::death(&delivery.properties)
+            .0
+            .unwrap_or_else(|| "unknown".into());
         let span = tracing::error_span!("dead_letter", transaction_id = job.transaction_id, reason = %reason);
         async {
             match job::record_failure(

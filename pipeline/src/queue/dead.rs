@@ -19,8 +19,9 @@ pub struct DeadLetter {
     pub died_at: Option<u64>,
 }
 
-/// The first (most recent) entry of the `x-death` header RabbitMQ adds.
-fn death(properties: &BasicProperties) -> (Option<String>, Option<u64>) {
+/// Why and when (Unix seconds) RabbitMQ dead-lettered a message: the first (most recent)
+/// entry of the `x-death` header it adds.
+pub fn death(properties: &BasicProperties) -> (Option<String>, Option<u64>) {
     let Some(AMQPValue::FieldArray(deaths)) = properties
         .headers()
         .as_ref()
