@@ -69,7 +69,13 @@ async fn answer(response: reqwest::Response) -> (u16, Option<u64>, Value) {
     )
 }
 
-async fn submit_async(stack: &Stack, producer: &Producer, client: &Client) -> reqwest::Response {
+/// A submission ready to send: its nonce fetched and its capture sealed, so that what is
+/// left is only the request itself.
+async fn prepared_submission(
+    stack: &Stack,
+    producer: &Producer,
+    client: &Client,
+) -> reqwest::RequestBuilder {
     let nonce = stack.nonce(client).await;
     let (packet, _) = stack.packet("silentface_image_T1.jpg", &nonce);
     stack
@@ -78,6 +84,11 @@ async fn submit_async(stack: &Stack, producer: &Producer, client: &Client) -> re
         .bearer_auth(&client.token)
         .header("prefer", "respond-async")
         .multipart(form(packet))
+}
+
+async fn submit_async(stack: &Stack, producer: &Producer, client: &Client) -> reqwest::Response {
+    prepared_submission(stack, producer, client)
+        .await
         .send()
         .await
         .unwrap()
@@ -157,10 +168,26 @@ async fn submissions_over_the_tenants_rate_get_429_with_retry_after() {
         },
     )
     .await;
-    let (status, _, body) = answer(submit_async(&stack, &producer, &client).await).await;
-    assert_eq!(status, 202, "{body}");
-    let (status, retry_after, body) = answer(submit_async(&stack, &producer, &client).await).await;
-    assert_eq!(status, 429, "{body}");
+    // Prepared first and sent together, so that all of them reach the limiter within its
+    // one-second window however slow the machine is at sealing captures.
+    let mut requests = Vec::new();
+    for _ in 0..3 {
+        requests.push(prepared_submission(&stack, &producer, &client).await);
+    }
+    let sent: Vec<_> = requests
+        .into_iter()
+        .map(|request| tokio::spawn(async move { answer(request.send().await.unwrap()).await }))
+        .collect();
+    let mut answers = Vec::new();
+    for request in sent {
+        answers.push(request.await.unwrap());
+    }
+    let count = |status| answers.iter().filter(|a| a.0 == status).count();
+    assert!(
+        count(202) >= 1 && count(429) >= 1 && count(202) + count(429) == 3,
+        "{answers:?}"
+    );
+    let (_, retry_after, body) = answers.iter().find(|a| a.0 == 429).unwrap();
     assert_eq!(body["error"], "rate_limited", "{body}");
     let retry_after = retry_after.expect("a 429 says when to retry");
     assert!((1..=2).contains(&retry_after), "{retry_after}");
