@@ -4,6 +4,7 @@ mod analyze;
 mod capture;
 mod database;
 mod jobs;
+mod keys;
 mod purge;
 mod report;
 mod tenant;
@@ -51,6 +52,9 @@ enum Command {
     Jobs(jobs::JobsCommand),
     /// Delete captures past retention (for cron), or one transaction's capture on request.
     Purge(purge::Args),
+    /// The service's own keys: generate an entry, re-encrypt after a rotation.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Webhook(command) => webhook::run(command).map(|()| ExitCode::SUCCESS),
         Command::Jobs(command) => jobs::run(command).map(|()| ExitCode::SUCCESS),
         Command::Purge(args) => purge::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Keys(command) => keys::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

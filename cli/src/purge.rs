@@ -2,6 +2,7 @@
 //! request (`--tenant --transaction`), with the same code the worker's periodic job runs.
 
 use liveness_pipeline::config::StorageConfig;
+use liveness_pipeline::pseudonym::PseudonymKey;
 use liveness_pipeline::retention::{self, Reason};
 use liveness_pipeline::storage::Storage;
 use serde_json::json;
@@ -27,10 +28,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     crate::database::runtime()?.block_on(async {
         let db = crate::database::open().await?;
         let storage = Storage::new(&StorageConfig::from_env()?);
+        let key = PseudonymKey::from_env()?;
         if args.expired {
             let mut total = 0;
             loop {
-                let n = retention::purge_expired(&db, &storage, args.batch).await?;
+                let n = retention::purge_expired(&db, &storage, &key, args.batch).await?;
                 total += n;
                 if (n as i64) < args.batch {
                     break;
@@ -50,7 +52,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } = retention::target(&db, tenant.id, id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("tenant {name:?} has no transaction {id}"))?;
-        let purged = !already && retention::purge(&db, &storage, &target, Reason::Request).await?;
+        let purged =
+            !already && retention::purge(&db, &storage, &key, &target, Reason::Request).await?;
         println!(
             "{}",
             json!({ "transaction_id": id, "purged_now": purged, "already_purged": already })

@@ -1,6 +1,7 @@
 //! `liveness webhook ...`: an operator's view of a tenant's endpoints and deliveries (the same
 //! operations tenants have under /api/v3/webhooks).
 
+use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::config::env_or;
 use liveness_webhooks::endpoints;
 use liveness_webhooks::guard::AddressPolicy;
@@ -83,7 +84,9 @@ pub fn run(command: WebhookCommand) -> anyhow::Result<()> {
                 }
                 .check(&parsed)
                 .await?;
-                let (endpoint, secret) = endpoints::create(&db, tenant, parsed.as_str()).await?;
+                let keys = StorageKeys::from_env_var("LIVENESS_WEBHOOK_KEYS")?;
+                let (endpoint, secret) =
+                    endpoints::create(&db, &keys, tenant, parsed.as_str()).await?;
                 let mut out = json!(endpoint);
                 out["secret"] = json!(secret);
                 println!("{out}");
@@ -100,8 +103,9 @@ pub fn run(command: WebhookCommand) -> anyhow::Result<()> {
                 grace_secs,
             } => {
                 let tenant = tenant_id(&db, &tenant).await?;
+                let keys = StorageKeys::from_env_var("LIVENESS_WEBHOOK_KEYS")?;
                 let (secret, until) =
-                    endpoints::rotate(&db, tenant, id, Duration::from_secs(grace_secs))
+                    endpoints::rotate(&db, &keys, tenant, id, Duration::from_secs(grace_secs))
                         .await?
                         .ok_or_else(|| anyhow::anyhow!("no endpoint {id} for this tenant"))?;
                 println!(

@@ -5,6 +5,7 @@ mod support;
 
 use liveness_pipeline::config::StorageConfig;
 use liveness_pipeline::storage::{Storage, StorageError};
+use secrecy::ExposeSecret;
 use serde_json::Value;
 use sqlx::PgPool;
 use support::{block_on, TestDb};
@@ -68,6 +69,45 @@ fn tenant_settings_and_webhook_endpoints() {
     let rotated = json(&db.ok(&["webhook", "rotate", "--tenant", "acme", "--id", &id], &[]));
     assert_ne!(rotated["secret"].as_str().unwrap(), secret);
     assert!(rotated["previous_expires_at"].is_string());
+
+    // A new webhook key: listed first, with the old one still listed, then every row is
+    // resealed under it; after that the old key is not needed to rotate again.
+    let new_key = db.ok(&["keys", "generate", "--id", "cli-test-w2"], &[]);
+    let new_key = new_key.trim();
+    assert!(new_key.starts_with("cli-test-w2="));
+    let both = format!("{new_key},{}", support::TEST_WEBHOOK_KEY);
+    let resealed = json(&db.ok(
+        &["keys", "rotate-webhook-key"],
+        &[("LIVENESS_WEBHOOK_KEYS", both.as_str())],
+    ));
+    assert_eq!(resealed["resealed"], 1);
+    assert_eq!(resealed["key_id"], "cli-test-w2");
+    let (key_id, plaintext): (String, bool) = block_on(async {
+        let pool = PgPool::connect(&db.url).await.unwrap();
+        let row = sqlx::query_as(
+            "SELECT secret_key_id, secret IS NOT NULL OR previous_secret IS NOT NULL
+             FROM webhook_endpoints",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        row
+    });
+    assert_eq!((key_id.as_str(), plaintext), ("cli-test-w2", false));
+    let only_new = [("LIVENESS_WEBHOOK_KEYS", new_key)];
+    db.ok(
+        &["webhook", "rotate", "--tenant", "acme", "--id", &id],
+        &only_new,
+    );
+    // Without the key that sealed them, secrets do not open: the command says which.
+    let refused = db.liveness(&["webhook", "rotate", "--tenant", "acme", "--id", &id], &[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("cli-test-w2") && !stderr.contains("whsec_"),
+        "{stderr}"
+    );
     db.ok(
         &["webhook", "disable", "--tenant", "acme", "--id", &id],
         &[],
@@ -128,7 +168,7 @@ fn purge_on_request_and_past_retention() {
         ("S3_ENDPOINT", config.endpoint.as_str()),
         ("S3_BUCKET", config.bucket.as_str()),
         ("S3_ACCESS_KEY", config.access_key.as_str()),
-        ("S3_SECRET_KEY", config.secret_key.as_str()),
+        ("S3_SECRET_KEY", config.secret_key.expose_secret()),
     ];
     let storage = Storage::new(&config);
     let (fresh, old, requested) = block_on(async {
@@ -196,7 +236,7 @@ fn purge_on_request_and_past_retention() {
                 .fetch_one(&pool)
                 .await
                 .unwrap();
-        assert!(citizen.starts_with("sha256:"));
+        assert!(citizen.starts_with("hmac:cli-test-p1:"), "{citizen}");
         pool.close().await;
         // The test's bucket, with the object still in it, goes away; twice is no error.
         storage.remove_bucket().await.unwrap();

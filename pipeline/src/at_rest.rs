@@ -35,9 +35,9 @@ const MAX_KEY_ID_LEN: usize = 64;
 pub enum AtRestError {
     #[error("not an object sealed by this service")]
     NotSealed,
-    #[error("the object is sealed with storage key {0:?}, which is not configured")]
+    #[error("sealed with key {0:?}, which is not among the configured keys")]
     UnknownKey(String),
-    #[error("the object does not authenticate: altered, truncated or stored under another key")]
+    #[error("does not authenticate: altered, truncated, moved or sealed under another key")]
     Corrupt,
 }
 
@@ -63,9 +63,14 @@ impl fmt::Debug for StorageKeys {
 impl StorageKeys {
     /// LIVENESS_STORAGE_KEYS (required).
     pub fn from_env() -> Result<Self, ConfigError> {
-        let entries = crate::config::env_required("LIVENESS_STORAGE_KEYS")?;
+        Self::from_env_var("LIVENESS_STORAGE_KEYS")
+    }
+
+    /// A key list in the same format under another name (LIVENESS_WEBHOOK_KEYS), required.
+    pub fn from_env_var(name: &'static str) -> Result<Self, ConfigError> {
+        let entries = crate::config::env_required(name)?;
         Self::parse(&entries).map_err(|reason| ConfigError::Invalid {
-            name: "LIVENESS_STORAGE_KEYS",
+            name,
             value: "<hidden>".into(),
             reason,
         })
@@ -73,40 +78,22 @@ impl StorageKeys {
 
     /// `KEY_ID=BASE64URL[,KEY_ID=BASE64URL...]`; the error names the entry, never the key.
     pub fn parse(entries: &str) -> Result<Self, String> {
-        let mut keys: Vec<StorageKey> = Vec::new();
-        for entry in entries.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (id, material) = entry
-                .split_once('=')
-                .ok_or("expected KEY_ID=BASE64URL entries separated by commas")?;
-            let id_ok = !id.is_empty()
-                && id.len() <= MAX_KEY_ID_LEN
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-            if !id_ok {
-                return Err(format!(
-                    "key id {id:?} must be 1-64 characters of A-Z a-z 0-9 . _ -"
-                ));
-            }
-            if keys.iter().any(|k| k.id == id) {
-                return Err(format!("key id {id:?} is listed twice"));
-            }
-            let material = URL_SAFE_NO_PAD
-                .decode(material.trim_end_matches('='))
-                .ok()
-                .filter(|m| m.len() == 32)
-                .ok_or(format!("key {id:?} must be 32 bytes in base64url"))?;
-            let cipher = Aes256Gcm::new_from_slice(&material)
-                .map_err(|_| format!("key {id:?} must be 32 bytes"))?;
-            keys.push(StorageKey {
-                id: id.to_string(),
-                cipher,
-            });
-        }
+        let keys: Vec<StorageKey> = parse_key_entries(entries)?
+            .into_iter()
+            .map(|(id, material)| StorageKey {
+                cipher: Aes256Gcm::new_from_slice(&material).expect("a 32-byte key"),
+                id,
+            })
+            .collect();
         if keys.is_empty() {
-            return Err("no storage key given".into());
+            return Err("no key given".into());
         }
         Ok(Self { keys })
+    }
+
+    /// The id of the key that seals now.
+    pub fn current_id(&self) -> &str {
+        &self.keys[0].id
     }
 
     /// A new random key as an entry for LIVENESS_STORAGE_KEYS (`KEY_ID=BASE64URL`).
@@ -174,6 +161,38 @@ impl StorageKeys {
     }
 }
 
+/// `KEY_ID=BASE64URL[,...]` entries of 32-byte keys, in order; the error names the entry,
+/// never its key material. Shared by every key list the service reads (storage, webhook
+/// secrets, pseudonyms).
+pub fn parse_key_entries(entries: &str) -> Result<Vec<(String, [u8; 32])>, String> {
+    let mut keys: Vec<(String, [u8; 32])> = Vec::new();
+    for entry in entries.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (id, material) = entry
+            .split_once('=')
+            .ok_or("expected KEY_ID=BASE64URL entries separated by commas")?;
+        let id_ok = !id.is_empty()
+            && id.len() <= MAX_KEY_ID_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !id_ok {
+            return Err(format!(
+                "key id {id:?} must be 1-64 characters of A-Z a-z 0-9 . _ -"
+            ));
+        }
+        if keys.iter().any(|(known, _)| known == id) {
+            return Err(format!("key id {id:?} is listed twice"));
+        }
+        let material: [u8; 32] = URL_SAFE_NO_PAD
+            .decode(material.trim_end_matches('='))
+            .ok()
+            .and_then(|m| m.try_into().ok())
+            .ok_or(format!("key {id:?} must be 32 bytes in base64url"))?;
+        keys.push((id.to_string(), material));
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,7 +246,7 @@ mod tests {
     #[test]
     fn bad_entries_are_named_without_their_key() {
         for (entries, expected) in [
-            ("", "no storage key"),
+            ("", "no key"),
             ("k", "KEY_ID=BASE64URL"),
             ("k=c2hvcnQ", "32 bytes"),
             ("bad id=AAAA", "1-64 characters"),

@@ -1,6 +1,8 @@
 //! Settings read once from environment variables into typed structs; every variable has a
 //! documented default (README.md, "Configuration") except secrets.
 
+use secrecy::SecretString;
+use std::fmt;
 use std::str::FromStr;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +39,20 @@ pub fn env_required(name: &'static str) -> Result<String, ConfigError> {
         .ok_or(ConfigError::Missing(name))
 }
 
-#[derive(Debug, Clone)]
+/// A connection URL with its password replaced, for `Debug` and logs.
+pub fn redacted_url(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("<redacted>"));
+            }
+            url.to_string()
+        }
+        Err(_) => "<unparsable URL, redacted>".into(),
+    }
+}
+
+#[derive(Clone)]
 pub struct DatabaseConfig {
     /// DATABASE_URL, default postgres://postgres:postgres@127.0.0.1:5432/liveness
     pub url: String,
@@ -47,6 +62,16 @@ pub struct DatabaseConfig {
     /// connection before it fails (the producer then answers 503, within 2 s of an outage;
     /// the worker retries the job)
     pub acquire_timeout: std::time::Duration,
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redacted_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish()
+    }
 }
 
 impl DatabaseConfig {
@@ -65,7 +90,7 @@ impl DatabaseConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct QueueConfig {
     /// AMQP_URL, default amqp://guest:guest@127.0.0.1:5672/%2f
     pub url: String,
@@ -92,6 +117,17 @@ pub fn parse_durations(text: &str) -> Result<Vec<std::time::Duration>, String> {
         return Err("expected at least one non-zero duration".into());
     }
     Ok(delays)
+}
+
+impl fmt::Debug for QueueConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueConfig")
+            .field("url", &redacted_url(&self.url))
+            .field("queue", &self.queue)
+            .field("delivery_limit", &self.delivery_limit)
+            .field("retry_delays", &self.retry_delays)
+            .finish()
+    }
 }
 
 impl QueueConfig {
@@ -123,7 +159,8 @@ pub struct StorageConfig {
     pub region: String,
     /// S3_ACCESS_KEY / S3_SECRET_KEY, default liveness / liveness-secret (the local stack's)
     pub access_key: String,
-    pub secret_key: String,
+    /// Never printed: `Debug` shows it redacted.
+    pub secret_key: SecretString,
     /// S3_BUCKET, default liveness-captures; objects are keyed `tenant-<id>/...`
     pub bucket: String,
     /// S3_SIGN_PAYLOAD, default false: sign a SHA-256 of each body (for servers that refuse
@@ -160,10 +197,42 @@ impl StorageConfig {
             endpoint: env_or("S3_ENDPOINT", "http://127.0.0.1:8014".to_string())?,
             region: env_or("S3_REGION", "us-east-1".to_string())?,
             access_key: env_or("S3_ACCESS_KEY", "liveness".to_string())?,
-            secret_key: env_or("S3_SECRET_KEY", "liveness-secret".to_string())?,
+            secret_key: env_or("S3_SECRET_KEY", "liveness-secret".to_string())?.into(),
             bucket: env_or("S3_BUCKET", "liveness-captures".to_string())?,
             sign_payload: env_or("S3_SIGN_PAYLOAD", false)?,
             checksums: env_or("S3_CHECKSUMS", Checksums::WhenSupported)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_passwords() {
+        let database = DatabaseConfig {
+            url: "postgres://app:hunter2-db@db:5432/liveness".into(),
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(1),
+        };
+        let queue = QueueConfig {
+            url: "amqp://app:hunter2-mq@mq:5672/%2f".into(),
+            queue: "q".into(),
+            delivery_limit: 5,
+            retry_delays: vec![std::time::Duration::from_secs(1)],
+        };
+        let storage = StorageConfig {
+            endpoint: "http://s3".into(),
+            region: "r".into(),
+            access_key: "id".into(),
+            secret_key: "hunter2-s3".to_string().into(),
+            bucket: "b".into(),
+            sign_payload: false,
+            checksums: Checksums::WhenSupported,
+        };
+        let printed = format!("{database:?} {queue:?} {storage:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("app:%3Credacted%3E@db") || printed.contains("redacted"));
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod housekeeping;
 pub mod origins;
+pub mod pseudonym;
 pub mod queue;
 pub mod reports;
 pub mod retention;

@@ -3,6 +3,7 @@
 //! go first, then one statement strips the rows and writes the audit record, so an
 //! interruption anywhere leaves a transaction that the next run purges again, harmlessly.
 
+use crate::pseudonym::PseudonymKey;
 use crate::storage::{Storage, StorageError};
 use sqlx::PgPool;
 
@@ -38,13 +39,16 @@ pub struct Target {
     pub packet_key: String,
     /// A `selfie` a client sent before the server chose it (kept until purged).
     pub legacy_selfie_key: Option<String>,
+    /// Replaced by their pseudonyms when purged.
+    pub citizen_id: Option<String>,
+    pub device: Option<String>,
 }
 
 /// Transactions past their tenant's retention period and not yet purged, oldest first.
 pub async fn expired(pool: &PgPool, limit: i64) -> Result<Vec<Target>, sqlx::Error> {
     sqlx::query_as::<_, Target>(
         "SELECT t.id, t.tenant_id, t.status::text AS status, t.s3_bucket, t.packet_key,
-                t.legacy_selfie_key
+                t.legacy_selfie_key, t.citizen_id, t.device
          FROM transactions t JOIN tenants n ON n.id = t.tenant_id
          WHERE t.purged_at IS NULL AND t.created_at < now() - make_interval(days => n.retention_days)
          ORDER BY t.created_at
@@ -70,7 +74,7 @@ pub async fn target(
 ) -> Result<Option<TargetState>, sqlx::Error> {
     sqlx::query_as::<_, TargetState>(
         "SELECT id, tenant_id, status::text AS status, s3_bucket, packet_key,
-                legacy_selfie_key, purged_at IS NOT NULL AS purged
+                legacy_selfie_key, citizen_id, device, purged_at IS NOT NULL AS purged
          FROM transactions WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant_id)
@@ -79,13 +83,14 @@ pub async fn target(
     .await
 }
 
-/// Deletes the capture's objects, then in one statement: hashes the identifying request
-/// metadata, drops per-frame results and the free-text signal details (which can quote the
+/// Deletes the capture's objects, then in one statement: replaces the identifying request
+/// metadata with keyed pseudonyms (crate::pseudonym), drops per-frame results and the free-text signal details (which can quote the
 /// camera's label), marks the transaction purged and records the purge. Returns whether this
 /// call did the purge (false: it was already purged).
 pub async fn purge(
     pool: &PgPool,
     storage: &Storage,
+    key: &PseudonymKey,
     target: &Target,
     reason: Reason,
 ) -> Result<bool, PurgeError> {
@@ -104,8 +109,7 @@ pub async fn purge(
         "WITH t AS (
              UPDATE transactions
              SET purged_at = now(), updated_at = now(),
-                 citizen_id = 'sha256:' || encode(sha256(convert_to(citizen_id, 'UTF8')), 'hex'),
-                 device = 'sha256:' || encode(sha256(convert_to(device, 'UTF8')), 'hex')
+                 citizen_id = $4, device = $5
              WHERE id = $1 AND purged_at IS NULL
              RETURNING id, tenant_id
          ), v AS (
@@ -122,20 +126,77 @@ pub async fn purge(
     .bind(target.id)
     .bind(reason.as_str())
     .bind(deleted)
+    .bind(pseudonym_of(key, target.tenant_id, &target.citizen_id))
+    .bind(pseudonym_of(key, target.tenant_id, &target.device))
     .execute(pool)
     .await?;
     Ok(recorded.rows_affected() == 1)
+}
+
+fn pseudonym_of(key: &PseudonymKey, tenant_id: i64, value: &Option<String>) -> Option<String> {
+    value.as_deref().map(|v| key.pseudonym(tenant_id, v))
+}
+
+/// Replaces up to `batch` purged transactions' unkeyed `sha256:` digests (written before
+/// keyed pseudonyms) with keyed pseudonyms of those digests; how many rows changed. The old
+/// digests can be reversed by enumerating ids; the new values cannot without the key.
+pub async fn rekey_legacy_pseudonyms(
+    pool: &PgPool,
+    key: &PseudonymKey,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Legacy {
+        id: i64,
+        tenant_id: i64,
+        citizen_id: Option<String>,
+        device: Option<String>,
+    }
+    let rows = sqlx::query_as::<_, Legacy>(
+        "SELECT id, tenant_id, citizen_id, device FROM transactions
+         WHERE purged_at IS NOT NULL
+           AND (citizen_id LIKE 'sha256:%' OR device LIKE 'sha256:%')
+         ORDER BY id LIMIT $1",
+    )
+    .bind(batch)
+    .fetch_all(pool)
+    .await?;
+    let rekey = |tenant_id, value: Option<String>| {
+        value.map(|v| match v.starts_with("sha256:") {
+            true => key.pseudonym(tenant_id, &v),
+            false => v,
+        })
+    };
+    let mut changed = 0;
+    for row in rows {
+        // Compared with what was read, so a concurrent run never rekeys a value twice.
+        let done = sqlx::query(
+            "UPDATE transactions SET citizen_id = $2, device = $3
+             WHERE id = $1 AND citizen_id IS NOT DISTINCT FROM $4
+               AND device IS NOT DISTINCT FROM $5",
+        )
+        .bind(row.id)
+        .bind(rekey(row.tenant_id, row.citizen_id.clone()))
+        .bind(rekey(row.tenant_id, row.device.clone()))
+        .bind(&row.citizen_id)
+        .bind(&row.device)
+        .execute(pool)
+        .await?;
+        changed += done.rows_affected();
+    }
+    Ok(changed)
 }
 
 /// Purges up to `batch` expired transactions; how many were purged.
 pub async fn purge_expired(
     pool: &PgPool,
     storage: &Storage,
+    key: &PseudonymKey,
     batch: i64,
 ) -> Result<usize, PurgeError> {
     let mut purged = 0;
     for target in expired(pool, batch).await? {
-        if purge(pool, storage, &target, Reason::Retention).await? {
+        if purge(pool, storage, key, &target, Reason::Retention).await? {
             purged += 1;
         }
     }

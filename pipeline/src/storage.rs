@@ -8,6 +8,7 @@ use aws_sdk_s3::config::{
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
+use secrecy::ExposeSecret;
 
 /// Where the worker keeps its encrypted copy of a capture's selfie: beside the packet, under
 /// a name derived from the packet's, so retention finds it even if the job that wrote it
@@ -58,7 +59,7 @@ impl Storage {
             .region(Region::new(config.region.clone()))
             .credentials_provider(Credentials::new(
                 &config.access_key,
-                &config.secret_key,
+                config.secret_key.expose_secret(),
                 None,
                 None,
                 "liveness",

@@ -5,11 +5,14 @@
 //! the capture keys and submit that session's one capture, and expires with the session.
 
 use crate::error::ApiError;
+use crate::jwt_keys::{JwtKeys, KeyRefusal};
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde::{Deserialize, Serialize};
 
 const ISSUER: &str = "liveness-producer";
@@ -50,10 +53,10 @@ impl Caller {
     }
 }
 
-pub fn issue(secret: &str, tenant_id: i64, ttl_secs: i64) -> String {
+pub fn issue(keys: &JwtKeys, tenant_id: i64, ttl_secs: i64) -> String {
     let now = chrono::Utc::now().timestamp();
     sign(
-        secret,
+        keys,
         &Claims {
             sub: tenant_id.to_string(),
             iss: ISSUER.into(),
@@ -67,13 +70,13 @@ pub fn issue(secret: &str, tenant_id: i64, ttl_secs: i64) -> String {
 
 /// A capture token for one session, valid until the session expires.
 pub fn issue_capture(
-    secret: &str,
+    keys: &JwtKeys,
     tenant_id: i64,
     session: &str,
     expires_at: chrono::DateTime<chrono::Utc>,
 ) -> String {
     sign(
-        secret,
+        keys,
         &Claims {
             sub: tenant_id.to_string(),
             iss: ISSUER.into(),
@@ -85,29 +88,36 @@ pub fn issue_capture(
     )
 }
 
-fn sign(secret: &str, claims: &Claims) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("HS256 signing cannot fail")
+/// Signed with the current key, its id in the header.
+fn sign(keys: &JwtKeys, claims: &Claims) -> String {
+    let (kid, secret) = keys.signing();
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid.to_string());
+    encode(&header, claims, &EncodingKey::from_secret(secret)).expect("HS256 signing cannot fail")
 }
 
-pub fn verify(secret: &str, token: &str) -> Result<Caller, ApiError> {
+pub fn verify(keys: &JwtKeys, token: &str) -> Result<Caller, ApiError> {
+    let invalid = || ApiError::Unauthorized("the access token is invalid");
+    // The header is read before the signature is checked only to pick the key; the
+    // algorithm stays fixed to HS256 whatever the header says.
+    let header = decode_header(token).map_err(|_| invalid())?;
+    let secret = keys
+        .checking(header.kid.as_deref(), chrono::Utc::now())
+        .map_err(|refusal| match refusal {
+            KeyRefusal::Unknown => invalid(),
+            KeyRefusal::Retired => ApiError::Unauthorized(
+                "the access token is signed with a retired key: request a new token",
+            ),
+        })?;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
     validation.leeway = 0;
-    let data = decode::<Claims>(
-        token,
-        &DecodingKey::from_secret(secret.as_bytes()),
-        &validation,
-    )
-    .map_err(|e| match e.kind() {
-        ErrorKind::ExpiredSignature => ApiError::TokenExpired,
-        _ => ApiError::Unauthorized("the access token is invalid"),
-    })?;
-    let invalid = || ApiError::Unauthorized("the access token is invalid");
+    let data = decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation).map_err(
+        |e| match e.kind() {
+            ErrorKind::ExpiredSignature => ApiError::TokenExpired,
+            _ => invalid(),
+        },
+    )?;
     let tenant = data.claims.sub.parse().map_err(|_| invalid())?;
     match (data.claims.scope.as_deref(), data.claims.sid) {
         (None, None) => Ok(Caller::Tenant(tenant)),
@@ -141,7 +151,7 @@ impl FromRequestParts<AppState> for Caller {
         }
         let token =
             bearer(parts).ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))?;
-        let caller = verify(&state.config.jwt_secret, token)?;
+        let caller = verify(&state.config.jwt_keys, token)?;
         let id = caller.tenant();
         let disabled = match state.disabled_tenants.is_disabled(id) {
             Some(known) => known,
@@ -185,17 +195,20 @@ impl FromRequestParts<AppState> for TenantId {
 mod tests {
     use super::*;
 
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    fn keys() -> JwtKeys {
+        JwtKeys::single("0123456789abcdef0123456789abcdef").unwrap()
+    }
 
     #[test]
     fn tokens_verify_and_expire() {
+        let secret = &keys();
         assert_eq!(
-            verify(SECRET, &issue(SECRET, 42, 60)).unwrap(),
+            verify(secret, &issue(secret, 42, 60)).unwrap(),
             Caller::Tenant(42)
         );
         let in_a_minute = chrono::Utc::now() + chrono::Duration::seconds(60);
         assert_eq!(
-            verify(SECRET, &issue_capture(SECRET, 42, "n1", in_a_minute)).unwrap(),
+            verify(secret, &issue_capture(secret, 42, "n1", in_a_minute)).unwrap(),
             Caller::Capture {
                 tenant: 42,
                 session: "n1".into()
@@ -203,21 +216,24 @@ mod tests {
         );
         let a_second_ago = chrono::Utc::now() - chrono::Duration::seconds(1);
         assert!(matches!(
-            verify(SECRET, &issue_capture(SECRET, 42, "n1", a_second_ago)),
+            verify(secret, &issue_capture(secret, 42, "n1", a_second_ago)),
             Err(ApiError::TokenExpired)
         ));
         assert!(matches!(
-            verify(SECRET, &issue(SECRET, 42, -5)),
+            verify(secret, &issue(secret, 42, -5)),
             Err(ApiError::TokenExpired)
         ));
         assert!(matches!(
-            verify("another-secret-another-secret-xx", &issue(SECRET, 42, 60)),
+            verify(
+                &JwtKeys::single("another-secret-another-secret-xx").unwrap(),
+                &issue(secret, 42, 60)
+            ),
             Err(ApiError::Unauthorized(_))
         ));
         // alg "none": header {"alg":"none"}, no signature.
         let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiI0MiIsImlzcyI6ImxpdmVuZXNzLXByb2R1Y2VyIiwiaWF0IjoxLCJleHAiOjk5OTk5OTk5OTl9.";
         assert!(matches!(
-            verify(SECRET, none),
+            verify(secret, none),
             Err(ApiError::Unauthorized(_))
         ));
     }

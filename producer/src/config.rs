@@ -1,8 +1,8 @@
+use crate::jwt_keys::JwtKeys;
 use liveness_capture::PublicKeyring;
 use liveness_pipeline::at_rest::StorageKeys;
-use liveness_pipeline::config::{
-    env_or, env_required, ConfigError, DatabaseConfig, QueueConfig, StorageConfig,
-};
+use liveness_pipeline::config::{env_or, ConfigError, DatabaseConfig, QueueConfig, StorageConfig};
+use liveness_pipeline::pseudonym::PseudonymKey;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,8 +15,10 @@ pub struct ProducerConfig {
     pub database: DatabaseConfig,
     pub queue: QueueConfig,
     pub storage: StorageConfig,
-    /// JWT_SECRET (required): HMAC key of the access tokens, at least 32 bytes
-    pub jwt_secret: String,
+    /// JWT_KEYS (`KID=SECRET,...`, the signing key first) or JWT_SECRET (one key, id
+    /// `default`), each secret at least 32 bytes; JWT_PREVIOUS_KEYS_UNTIL ends the grace of
+    /// the previous keys (src/jwt_keys.rs)
+    pub jwt_keys: JwtKeys,
     /// JWT_TTL_SECS, default 900
     pub jwt_ttl: Duration,
     /// SYNC_TIMEOUT_MS, default 30000: how long a synchronous request waits for its verdict
@@ -35,6 +37,12 @@ pub struct ProducerConfig {
     /// LIVENESS_STORAGE_KEYS (required): opens the selfie the worker kept, for
     /// `GET .../{id}/selfie` (the same entries as the worker's)
     pub storage_keys: StorageKeys,
+    /// LIVENESS_WEBHOOK_KEYS (required): `KEY_ID=BASE64URL` entries, the current first; they
+    /// seal the webhook endpoints' signing secrets in the database (the worker's entries)
+    pub webhook_keys: StorageKeys,
+    /// LIVENESS_PSEUDONYM_KEY (required): `KEY_ID=BASE64URL`; a purge on request replaces
+    /// `citizen_id` and `device` with keyed pseudonyms (the worker's entry)
+    pub pseudonym_key: PseudonymKey,
     /// WEBHOOK_ALLOW_PRIVATE_ADDRESSES, default false: accept webhook URLs that point at
     /// loopback, private or link-local addresses (the dispatcher enforces the same rule)
     pub webhook_allow_private: bool,
@@ -50,27 +58,22 @@ pub struct ProducerConfig {
 
 impl ProducerConfig {
     pub fn from_env() -> anyhow::Result<Self> {
-        let jwt_secret = env_required("JWT_SECRET")?;
-        if jwt_secret.len() < 32 {
-            return Err(ConfigError::Invalid {
-                name: "JWT_SECRET",
-                value: "<hidden>".into(),
-                reason: "use at least 32 bytes".into(),
-            }
-            .into());
-        }
+        let jwt_ttl = Duration::from_secs(env_or("JWT_TTL_SECS", 900)?);
+        let session_ttl = Duration::from_secs(env_or("SESSION_TTL_SECS", 300)?);
         Ok(Self {
             listen_addr: env_or("LISTEN_ADDR", "0.0.0.0:8080".to_string())?,
             database: DatabaseConfig::from_env()?,
             queue: QueueConfig::from_env()?,
             storage: StorageConfig::from_env()?,
-            jwt_secret,
-            jwt_ttl: Duration::from_secs(env_or("JWT_TTL_SECS", 900)?),
+            jwt_keys: JwtKeys::from_env(jwt_ttl.max(session_ttl))?,
+            jwt_ttl,
             sync_timeout: Duration::from_millis(env_or("SYNC_TIMEOUT_MS", 30_000)?),
             max_body_bytes: env_or("MAX_BODY_BYTES", 20 * 1024 * 1024)?,
-            session_ttl: Duration::from_secs(env_or("SESSION_TTL_SECS", 300)?),
+            session_ttl,
             capture_keys: PublicKeyring::from_env()?,
             storage_keys: StorageKeys::from_env()?,
+            webhook_keys: StorageKeys::from_env_var("LIVENESS_WEBHOOK_KEYS")?,
+            pseudonym_key: PseudonymKey::from_env()?,
             webhook_allow_private: env_or("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", false)?,
             webhook_rotation_grace: Duration::from_secs(env_or(
                 "WEBHOOK_ROTATION_GRACE_SECS",

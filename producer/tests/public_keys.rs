@@ -73,6 +73,8 @@ async fn the_producer_runs_on_public_keys_alone() {
             )
             .env("LIVENESS_CAPTURE_PUBLIC_KEY_DIR", &dir)
             .env("LIVENESS_STORAGE_KEYS", StorageKeys::generate_entry("s1"))
+            .env("LIVENESS_WEBHOOK_KEYS", StorageKeys::generate_entry("w1"))
+            .env("LIVENESS_PSEUDONYM_KEY", StorageKeys::generate_entry("p1"))
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

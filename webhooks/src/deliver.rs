@@ -6,6 +6,7 @@ use crate::outbox::{Claimed, Disposition};
 use crate::schedule::{next_delay, parse_retry_after};
 use crate::signing::signature_header;
 use chrono::Utc;
+use liveness_pipeline::at_rest::StorageKeys;
 use reqwest::{StatusCode, Url};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +41,7 @@ pub fn http_client(config: &DispatcherConfig) -> reqwest::Result<reqwest::Client
 pub async fn attempt(
     client: &reqwest::Client,
     config: &DispatcherConfig,
+    keys: &StorageKeys,
     message: &Claimed,
 ) -> Attempt {
     let started = Instant::now();
@@ -63,8 +65,13 @@ pub async fn attempt(
         return failed(e.to_string(), transient);
     }
     let timestamp = Utc::now().timestamp();
-    let mut secrets = vec![message.secret.as_str()];
-    secrets.extend(message.previous_secret.as_deref());
+    let secrets = match message.secrets.signing(keys, message.endpoint_id) {
+        Ok(secrets) => secrets,
+        // Transient: the operator can add the missing key (LIVENESS_WEBHOOK_KEYS) and the
+        // message goes out on a later attempt.
+        Err(e) => return failed(e.to_string(), true),
+    };
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let signature = match signature_header(&secrets, &message.id, timestamp, &message.body) {
         Ok(s) => s,
         Err(e) => return failed(format!("cannot sign: {e}"), false),

@@ -8,6 +8,7 @@
 use crate::config::DispatcherConfig;
 use crate::deliver::{attempt, disposition, http_client};
 use crate::outbox::{self, AttemptRecord, Claimed, Disposition, Recorded};
+use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::db::VERDICT_CHANNEL;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
@@ -20,16 +21,19 @@ pub struct Dispatcher {
     pool: PgPool,
     http: reqwest::Client,
     config: Arc<DispatcherConfig>,
+    /// LIVENESS_WEBHOOK_KEYS: open the endpoints' sealed secrets to sign.
+    keys: Arc<StorageKeys>,
 }
 
 type Deliveries = JoinSet<Result<(), sqlx::Error>>;
 
 impl Dispatcher {
-    pub fn new(pool: PgPool, config: DispatcherConfig) -> reqwest::Result<Self> {
+    pub fn new(pool: PgPool, config: DispatcherConfig, keys: StorageKeys) -> reqwest::Result<Self> {
         Ok(Self {
             http: http_client(&config)?,
             pool,
             config: Arc::new(config),
+            keys: Arc::new(keys),
         })
     }
 
@@ -74,8 +78,9 @@ impl Dispatcher {
         let count = claimed.len();
         for message in claimed {
             let span = tracing::info_span!("webhook", transaction_id = message.transaction_id, webhook_id = %message.id);
-            let (pool, http, config) = (self.pool.clone(), self.http.clone(), self.config.clone());
-            deliveries.spawn(deliver(pool, http, config, message).instrument(span));
+            let (pool, http) = (self.pool.clone(), self.http.clone());
+            let (config, keys) = (self.config.clone(), self.keys.clone());
+            deliveries.spawn(deliver(pool, http, config, keys, message).instrument(span));
         }
         Ok(count)
     }
@@ -138,9 +143,10 @@ async fn deliver(
     pool: PgPool,
     http: reqwest::Client,
     config: Arc<DispatcherConfig>,
+    keys: Arc<StorageKeys>,
     message: Claimed,
 ) -> Result<(), sqlx::Error> {
-    let result = attempt(&http, &config, &message).await;
+    let result = attempt(&http, &config, &keys, &message).await;
     let next = disposition(&config, &message, &result);
     let recorded = outbox::record(
         &pool,

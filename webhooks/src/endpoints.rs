@@ -1,8 +1,10 @@
 //! A tenant's webhook endpoints: URL and signing secrets (data access).
 
 use crate::guard::{check_shape, GuardError};
+use crate::secrets::{seal, SecretError, Slot, StoredSecrets};
 use crate::signing::generate_secret;
 use chrono::{DateTime, Utc};
+use liveness_pipeline::at_rest::StorageKeys;
 use reqwest::Url;
 use serde::Serialize;
 use sqlx::PgPool;
@@ -45,22 +47,32 @@ pub fn parse_url(text: &str) -> Result<Url, EndpointError> {
     Ok(url)
 }
 
-/// Registers an endpoint; returns it with its new secret.
+/// Registers an endpoint; returns it with its new secret, which the row keeps only sealed
+/// under the current webhook key (crate::secrets).
 pub async fn create(
     pool: &PgPool,
+    keys: &StorageKeys,
     tenant_id: i64,
     url: &str,
 ) -> Result<(Endpoint, String), EndpointError> {
     let url = parse_url(url)?;
+    // The id is drawn first: the encryption is bound to it.
+    let id: i64 =
+        sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('webhook_endpoints', 'id'))")
+            .fetch_one(pool)
+            .await?;
     let secret = generate_secret();
     let endpoint = sqlx::query_as::<_, Endpoint>(
-        "INSERT INTO webhook_endpoints (tenant_id, url, secret) VALUES ($1, $2, $3)
+        "INSERT INTO webhook_endpoints (id, tenant_id, url, secret_sealed, secret_key_id)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (tenant_id, url) DO NOTHING
          RETURNING id, url, created_at, disabled_at, disabled_reason, previous_expires_at",
     )
+    .bind(id)
     .bind(tenant_id)
     .bind(url.as_str())
-    .bind(&secret)
+    .bind(seal(keys, id, Slot::Current, &secret))
+    .bind(keys.current_id())
     .fetch_optional(pool)
     .await?
     .ok_or(EndpointError::Duplicate)?;
@@ -78,27 +90,46 @@ pub async fn list(pool: &PgPool, tenant_id: i64) -> Result<Vec<Endpoint>, sqlx::
 }
 
 /// A new secret; the current one keeps signing alongside it for `grace`, so receivers can
-/// switch without missing an event. `None` if the endpoint is not the tenant's.
+/// switch without missing an event. Both are sealed again under the current webhook key.
+/// `None` if the endpoint is not the tenant's.
 pub async fn rotate(
     pool: &PgPool,
+    keys: &StorageKeys,
     tenant_id: i64,
     id: i64,
     grace: Duration,
-) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
-    let secret = generate_secret();
-    let expires: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "UPDATE webhook_endpoints
-         SET previous_secret = secret, secret = $3, previous_expires_at = now() + make_interval(secs => $4)
-         WHERE tenant_id = $1 AND id = $2
-         RETURNING previous_expires_at",
+) -> Result<Option<(String, DateTime<Utc>)>, SecretError> {
+    let mut tx = pool.begin().await?;
+    let stored = sqlx::query_as::<_, StoredSecrets>(
+        "SELECT secret, secret_sealed, previous_secret, previous_secret_sealed
+         FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
     )
     .bind(tenant_id)
     .bind(id)
-    .bind(&secret)
-    .bind(grace.as_secs_f64())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(expires.map(|at| (secret, at)))
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    let previous = stored.current(keys, id)?;
+    let secret = generate_secret();
+    let expires: DateTime<Utc> = sqlx::query_scalar(
+        "UPDATE webhook_endpoints
+         SET secret = NULL, previous_secret = NULL, secret_sealed = $2,
+             previous_secret_sealed = $3, secret_key_id = $4,
+             previous_expires_at = now() + make_interval(secs => $5)
+         WHERE id = $1
+         RETURNING previous_expires_at",
+    )
+    .bind(id)
+    .bind(seal(keys, id, Slot::Current, &secret))
+    .bind(seal(keys, id, Slot::Previous, &previous))
+    .bind(keys.current_id())
+    .bind(grace.as_secs_f64())
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some((secret, expires)))
 }
 
 /// Stops deliveries to an endpoint and fails what was still waiting for it.

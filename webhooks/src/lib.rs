@@ -9,6 +9,7 @@ pub mod endpoints;
 pub mod guard;
 pub mod outbox;
 pub mod schedule;
+pub mod secrets;
 pub mod signing;
 
 pub use config::DispatcherConfig;

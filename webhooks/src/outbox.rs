@@ -1,6 +1,7 @@
 //! The outbox (`webhook_messages`) and its attempts: claiming due messages without stepping on
 //! other dispatchers, recording each attempt, and what tenants and operators can see and redo.
 
+use crate::secrets::StoredSecrets;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -28,8 +29,9 @@ pub struct Claimed {
     pub retry_from: DateTime<Utc>,
     /// The lease token: the message's `claims` as this claim set it.
     pub claim: i64,
-    pub secret: String,
-    pub previous_secret: Option<String>,
+    /// The endpoint's secrets as stored (sealed); opened only to sign.
+    #[sqlx(flatten)]
+    pub secrets: StoredSecrets,
 }
 
 /// Claims run one at a time over all dispatchers (a transaction-scoped advisory lock, key
@@ -92,8 +94,11 @@ pub async fn claim(
          FROM due, webhook_endpoints e
          WHERE m.id = due.id AND e.id = m.endpoint_id
          RETURNING m.id, m.tenant_id, m.transaction_id, m.endpoint_id, m.url, m.event_type, m.body,
-                   m.attempts, m.retry_from, m.claims AS claim, e.secret,
-                   CASE WHEN e.previous_expires_at > now() THEN e.previous_secret END AS previous_secret",
+                   m.attempts, m.retry_from, m.claims AS claim,
+                   e.secret, e.secret_sealed,
+                   CASE WHEN e.previous_expires_at > now() THEN e.previous_secret END AS previous_secret,
+                   CASE WHEN e.previous_expires_at > now() THEN e.previous_secret_sealed END
+                     AS previous_secret_sealed",
     )
     .bind(batch)
     .bind(lease.as_secs_f64())

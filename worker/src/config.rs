@@ -2,6 +2,7 @@ use liveness_capture::{Keyring, Policy};
 use liveness_models::EngineConfig;
 use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::config::{env_or, DatabaseConfig, QueueConfig, StorageConfig};
+use liveness_pipeline::pseudonym::PseudonymKey;
 use liveness_webhooks::DispatcherConfig;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,12 @@ pub struct WorkerConfig {
     /// LIVENESS_STORAGE_KEYS (required): `KEY_ID=BASE64URL` entries, 32 bytes each, the
     /// current first; they encrypt the selfie the worker keeps (pipeline/src/at_rest.rs)
     pub storage_keys: StorageKeys,
+    /// LIVENESS_WEBHOOK_KEYS (required): `KEY_ID=BASE64URL` entries, the current first; they
+    /// open the webhook endpoints' sealed signing secrets (webhooks/src/secrets.rs)
+    pub webhook_keys: StorageKeys,
+    /// LIVENESS_PSEUDONYM_KEY (required): `KEY_ID=BASE64URL`; retention replaces `citizen_id`
+    /// and `device` with keyed pseudonyms (pipeline/src/pseudonym.rs)
+    pub pseudonym_key: PseudonymKey,
     /// LIVENESS_MODEL_DIR, default models/assets
     pub model_dir: PathBuf,
     /// LIVENESS_THREADS, default 0 (one inference thread per core)
@@ -78,6 +85,8 @@ impl WorkerConfig {
             storage: StorageConfig::from_env()?,
             capture_keys: Keyring::from_env()?,
             storage_keys: StorageKeys::from_env()?,
+            webhook_keys: StorageKeys::from_env_var("LIVENESS_WEBHOOK_KEYS")?,
+            pseudonym_key: PseudonymKey::from_env()?,
             model_dir: env_or("LIVENESS_MODEL_DIR", PathBuf::from("models/assets"))?,
             engine,
             prefetch: env_or("LIVENESS_PREFETCH", 0)?,

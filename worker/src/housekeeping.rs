@@ -69,11 +69,16 @@ impl Worker {
         let batch = self.config.retention_batch;
         let result = async {
             loop {
-                let n = retention::purge_expired(&self.db, &self.storage, batch).await?;
+                let key = &self.config.pseudonym_key;
+                let n = retention::purge_expired(&self.db, &self.storage, key, batch).await?;
                 if n > 0 {
                     tracing::info!(purged = n, "captures past retention purged");
                 }
-                if (n as i64) < batch {
+                let rekeyed = retention::rekey_legacy_pseudonyms(&self.db, key, batch).await?;
+                if rekeyed > 0 {
+                    tracing::info!(rows = rekeyed, "unkeyed digests replaced by pseudonyms");
+                }
+                if (n as i64) < batch && (rekeyed as i64) < batch {
                     return anyhow::Ok(());
                 }
             }

@@ -53,6 +53,17 @@ impl Worker {
         liveness_pipeline::telemetry::prometheus();
         let db = liveness_pipeline::db::connect(&config.database).await?;
         liveness_pipeline::db::migrate(&db).await?;
+        // Webhook secrets written before they were encrypted are sealed before anything runs.
+        let sealed = liveness_webhooks::secrets::reseal(
+            &db,
+            &config.webhook_keys,
+            liveness_webhooks::secrets::Reseal::Plaintext,
+            100,
+        )
+        .await?;
+        if sealed > 0 {
+            tracing::info!(endpoints = sealed, "sealed plaintext webhook secrets");
+        }
         let storage = Storage::new(&config.storage);
         let paths = ModelPaths::in_dir(&config.model_dir);
         let engine = Arc::new(Engine::load(&paths, config.engine.clone())?);
@@ -106,7 +117,11 @@ impl Worker {
             }),
         );
         if let Some(config) = &self.config.webhooks {
-            let dispatcher = Dispatcher::new(self.db.clone(), config.clone())?;
+            let dispatcher = Dispatcher::new(
+                self.db.clone(),
+                config.clone(),
+                self.config.webhook_keys.clone(),
+            )?;
             tasks.spawn("webhook dispatcher", dispatcher.run(stopping.clone()));
         }
         if !self.config.retention_interval.is_zero() {

@@ -181,7 +181,7 @@ async fn tokens_expired_invalid_or_of_another_tenant() {
     assert_eq!(stack.lookup(&alice, -1).await.0, 404);
 
     let expired =
-        liveness_producer::auth::issue(&stack.producer_config.jwt_secret, alice.tenant_id, -10);
+        liveness_producer::auth::issue(&stack.producer_config.jwt_keys, alice.tenant_id, -10);
     let expired_client = Client {
         tenant_id: alice.tenant_id,
         token: expired,
@@ -190,7 +190,8 @@ async fn tokens_expired_invalid_or_of_another_tenant() {
     assert_eq!(status, 401);
     assert_eq!(body["error"], "token_expired");
     let forged = liveness_producer::auth::issue(
-        "a-different-secret-of-32-bytes-or-more",
+        &liveness_producer::jwt_keys::JwtKeys::single("a-different-secret-of-32-bytes-or-more")
+            .unwrap(),
         alice.tenant_id,
         600,
     );

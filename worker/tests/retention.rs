@@ -90,8 +90,8 @@ async fn capture_deleted_on_request_keeps_the_verdict() {
             .fetch_one(&stack.db)
             .await
             .unwrap();
-    assert!(citizen.starts_with("sha256:") && !citizen.contains("CIT"));
-    assert!(device.starts_with("sha256:") && !device.contains("Pixel"));
+    assert!(citizen.starts_with("hmac:e2e-pseudonym:") && !citizen.contains("CIT"));
+    assert!(device.starts_with("hmac:e2e-pseudonym:") && !device.contains("Pixel"));
     let (frames, signals_with_detail): (Value, i64) = sqlx::query_as(
         "SELECT frames, (SELECT count(*) FROM jsonb_array_elements(capture_signals) s WHERE s ? 'detail')
          FROM verdicts WHERE transaction_id = $1",
@@ -113,6 +113,83 @@ async fn capture_deleted_on_request_keeps_the_verdict() {
     let (status, again) = delete_capture(&stack, &client, id).await;
     assert_eq!(status, 200);
     assert_eq!(again["capture_purged_at"], purged_at.as_str());
+
+    // Pseudonyms: the same citizen purged twice in one tenant groups; another tenant's
+    // pseudonym of the same citizen, or one under another key, differs; none is the plain
+    // SHA-256 that enumeration reverses.
+    assert_eq!(delete_capture(&stack, &client, kept).await.0, 200);
+    let elsewhere = submit_with_metadata(&stack, &other).await;
+    assert_eq!(delete_capture(&stack, &other, elsewhere).await.0, 200);
+    let citizen_of = |id: i64| {
+        let db = stack.db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT citizen_id FROM transactions WHERE id = $1")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(citizen_of(kept).await, citizen);
+    let other_tenant = citizen_of(elsewhere).await;
+    assert!(other_tenant.starts_with("hmac:") && other_tenant != citizen);
+    let key = &stack.worker_config.pseudonym_key;
+    assert_eq!(key.pseudonym(client.tenant_id, "CIT-12345"), citizen);
+    let another_key = liveness_pipeline::pseudonym::PseudonymKey::parse(
+        &liveness_pipeline::pseudonym::PseudonymKey::generate_entry("e2e-pseudonym"),
+    )
+    .unwrap();
+    assert_ne!(
+        another_key.pseudonym(client.tenant_id, "CIT-12345"),
+        citizen
+    );
+    let plain: String = <sha2::Sha256 as sha2::Digest>::digest(b"CIT-12345")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for value in [&citizen, &other_tenant] {
+        assert!(!value.contains(&plain), "{value}");
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unkeyed_digests_of_earlier_purges_are_rekeyed() {
+    let stack = Stack::start().await;
+    let client = stack.client("legacy").await;
+    let id = submit_with_metadata(&stack, &client).await;
+    let twin = submit_with_metadata(&stack, &client).await;
+    // What a purge wrote before keyed pseudonyms.
+    sqlx::query(
+        "UPDATE transactions SET purged_at = now(),
+             citizen_id = 'sha256:' || encode(sha256(convert_to(citizen_id, 'UTF8')), 'hex'),
+             device = NULL
+         WHERE id = ANY($1)",
+    )
+    .bind(vec![id, twin])
+    .execute(&stack.db)
+    .await
+    .unwrap();
+    let key = &stack.worker_config.pseudonym_key;
+    let changed = liveness_pipeline::retention::rekey_legacy_pseudonyms(&stack.db, key, 10)
+        .await
+        .unwrap();
+    assert_eq!(changed, 2);
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT citizen_id, device FROM transactions WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(vec![id, twin])
+    .fetch_all(&stack.db)
+    .await
+    .unwrap();
+    assert!(rows[0].0.starts_with("hmac:e2e-pseudonym:"), "{rows:?}");
+    assert_eq!(rows[0], rows[1], "legacy rows still group among themselves");
+    assert_eq!(rows[0].1, None);
+    // Nothing left to do: a second run changes nothing.
+    let again = liveness_pipeline::retention::rekey_legacy_pseudonyms(&stack.db, key, 10)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
     stack.stop().await;
 }
 

@@ -8,6 +8,7 @@ mod support;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use liveness_producer::jwt_keys::JwtKeys;
 use reqwest::Method;
 use serde_json::{json, Value};
 use support::*;
@@ -102,7 +103,8 @@ fn fill(path: &str, id: &str, endpoint: &str, msg: &str) -> String {
 async fn bad_tokens_are_refused_on_every_route() {
     let stack = Stack::without_worker().await;
     let victim = stack.client("victim").await;
-    let secret = stack.producer_config.jwt_secret.clone();
+    let secret = stack.jwt_secret.clone();
+    let keys = &stack.producer_config.jwt_keys;
     let header = b64(&json!({ "alg": "HS256", "typ": "JWT" }));
     let body = b64(&claims(victim.tenant_id, 600));
     let forged_signature = URL_SAFE_NO_PAD.encode([7u8; 32]);
@@ -123,7 +125,7 @@ async fn bad_tokens_are_refused_on_every_route() {
         (
             "another key",
             Some(liveness_producer::auth::issue(
-                "another-key-another-key-another-key!",
+                &JwtKeys::single("another-key-another-key-another-key!").unwrap(),
                 victim.tenant_id,
                 600,
             )),
@@ -146,11 +148,7 @@ async fn bad_tokens_are_refused_on_every_route() {
         ),
         (
             "expired",
-            Some(liveness_producer::auth::issue(
-                &secret,
-                victim.tenant_id,
-                -1,
-            )),
+            Some(liveness_producer::auth::issue(keys, victim.tenant_id, -1)),
         ),
     ];
     let before = stored(&stack).await;
@@ -423,5 +421,101 @@ async fn a_rotated_client_secret_logs_in_at_once_and_the_old_one_only_within_its
         .unwrap();
     assert_eq!(login(old).await, 401, "after the grace");
     assert_eq!(login(new).await, 200);
+    stack.stop().await;
+}
+
+/// A producer of the stack's with other JWT keys, stopped when dropped.
+struct KeyedProducer {
+    base: String,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl KeyedProducer {
+    async fn start(stack: &Stack, jwt_keys: JwtKeys) -> KeyedProducer {
+        let config = liveness_producer::ProducerConfig {
+            jwt_keys,
+            ..stack.producer_config.clone()
+        };
+        let app = liveness_producer::Application::build(config)
+            .await
+            .expect("producer starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.changed().await;
+        }));
+        KeyedProducer { base, _stop: stop }
+    }
+
+    /// A tenant route with `token`: status and body.
+    async fn list_endpoints(&self, stack: &Stack, token: &str) -> (u16, Value) {
+        let response = stack
+            .client
+            .get(format!("{}/api/v3/webhooks/endpoints", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_of_the_previous_jwt_key_are_accepted_during_its_grace_only() {
+    let stack = Stack::without_worker().await;
+    let tenant = liveness_pipeline::tenants::create(&stack.db, "jwt-rotation", 0.5)
+        .await
+        .unwrap();
+    let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid;
+    // A token of the stack's producer, whose one key is JWT_SECRET (id `default`).
+    let old_token =
+        liveness_producer::auth::issue(&stack.producer_config.jwt_keys, tenant.tenant.id, 600);
+    assert_eq!(kid(&old_token).as_deref(), Some("default"));
+
+    // The producer comes back with a new signing key, the old one accepted 3 s more.
+    let grace_end = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let entries = format!(
+        "k2=a-new-signing-key-of-at-least-32-bytes,default={}",
+        stack.jwt_secret
+    );
+    let producer = KeyedProducer::start(&stack, JwtKeys::parse(&entries, grace_end).unwrap()).await;
+    let response: Value = stack
+        .client
+        .post(format!("{}/api/v3/auth/token", producer.base))
+        .json(&json!({
+            "client_id": tenant.tenant.client_id,
+            "client_secret": tenant.client_secret,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_token = response["access_token"].as_str().unwrap().to_string();
+    assert_eq!(kid(&new_token).as_deref(), Some("k2"));
+    assert_eq!(producer.list_endpoints(&stack, &old_token).await.0, 200);
+    assert_eq!(producer.list_endpoints(&stack, &new_token).await.0, 200);
+
+    // After the grace the old key's tokens are refused, though not expired; the new stay.
+    let wait = (grace_end - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(wait + std::time::Duration::from_millis(500)).await;
+    let (status, body) = producer.list_endpoints(&stack, &old_token).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("retired key"),
+        "{body}"
+    );
+    assert_eq!(producer.list_endpoints(&stack, &new_token).await.0, 200);
+    // A key id the producer never had is refused like any bad token.
+    let stranger = liveness_producer::auth::issue(
+        &JwtKeys::parse(&entries.replace("k2=", "k3="), grace_end).unwrap(),
+        tenant.tenant.id,
+        600,
+    );
+    assert_eq!(producer.list_endpoints(&stack, &stranger).await.0, 401);
     stack.stop().await;
 }

@@ -41,9 +41,14 @@ async fn endpoints(stack: &Stack, client: &Client, count: usize) -> Vec<i64> {
     let mut ids = Vec::new();
     for n in 0..count {
         let url = format!("http://127.0.0.1:9/registered/{n}");
-        let (endpoint, _) = liveness_webhooks::endpoints::create(&stack.db, client.tenant_id, &url)
-            .await
-            .unwrap();
+        let (endpoint, _) = liveness_webhooks::endpoints::create(
+            &stack.db,
+            &stack.producer_config.webhook_keys,
+            client.tenant_id,
+            &url,
+        )
+        .await
+        .unwrap();
         ids.push(endpoint.id);
     }
     ids

@@ -36,51 +36,7 @@ async fn message_status(stack: &Stack, client: &Client, transaction: i64) -> Str
         .unwrap_or_default()
 }
 
-/// For each request, the indices of the secrets it verifies under, according to the official
-/// Standard Webhooks libraries for Python and for Node.js, which must agree.
-fn verify(secrets: &[&str], received: &[receiver::Received]) -> Vec<Vec<usize>> {
-    let job = json!({
-        "secrets": secrets,
-        "requests": received.iter().map(|r| json!({
-            "id": r.id, "timestamp": r.timestamp, "signature": r.signature, "body": r.body,
-        })).collect::<Vec<_>>(),
-    });
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let python = std::env::var("LIVENESS_PYTHON").unwrap_or_else(|_| "python3".into());
-    let by_python = run_verifier(
-        std::process::Command::new(python).arg(format!("{root}/scripts/py/verify_webhooks.py")),
-        &job,
-    );
-    let by_node = run_verifier(
-        std::process::Command::new("node").arg(format!("{root}/web/test/verify-webhooks.mjs")),
-        &job,
-    );
-    assert_eq!(
-        by_python, by_node,
-        "the Python and Node.js verifiers disagree"
-    );
-    by_python
-}
-
-fn run_verifier(command: &mut std::process::Command, job: &Value) -> Vec<Vec<usize>> {
-    use std::io::Write;
-    let mut child = command
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the verifier runs (scripts/test installs python and node packages)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "verifier {command:?} failed");
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-use support::receiver;
+use support::receiver::verify;
 
 async fn submit_live(stack: &Stack, client: &Client, extra: &[(&str, &str)]) -> (u16, Value) {
     let nonce = stack.nonce(client).await;
@@ -368,6 +324,7 @@ async fn private_addresses_are_refused_unless_allowed() {
             allow_private: false,
             ..test_dispatcher()
         },
+        stack.producer_config.webhook_keys.clone(),
     )
     .unwrap();
     assert_eq!(strict.run_once().await.unwrap(), 1);

@@ -121,6 +121,14 @@ impl Rig {
                 "LIVENESS_STORAGE_KEYS",
                 liveness_pipeline::at_rest::StorageKeys::generate_entry("bench"),
             ),
+            (
+                "LIVENESS_WEBHOOK_KEYS",
+                liveness_pipeline::at_rest::StorageKeys::generate_entry("bench"),
+            ),
+            (
+                "LIVENESS_PSEUDONYM_KEY",
+                liveness_pipeline::at_rest::StorageKeys::generate_entry("bench"),
+            ),
             ("LIVENESS_MODEL_DIR", args.models.display().to_string()),
             ("JWT_SECRET", jwt_secret.clone()),
             ("JWT_TTL_SECS", "3600".into()),
@@ -164,7 +172,9 @@ impl Rig {
         }
         let db = PgPool::connect(&format!("{}/{name}", args.postgres)).await?;
         let tenant = liveness_pipeline::tenants::create(&db, "bench", 0.5).await?;
-        let token = liveness_producer::auth::issue(&jwt_secret, tenant.tenant.id, 3600);
+        let keys = liveness_producer::jwt_keys::JwtKeys::single(&jwt_secret)
+            .map_err(anyhow::Error::msg)?;
+        let token = liveness_producer::auth::issue(&keys, tenant.tenant.id, 3600);
         Ok(Self {
             api: Arc::new(Api {
                 db,

@@ -6,6 +6,11 @@ use sqlx::PgPool;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// LIVENESS_WEBHOOK_KEYS and LIVENESS_PSEUDONYM_KEY of every command a test runs (test keys,
+/// never used anywhere else).
+pub const TEST_WEBHOOK_KEY: &str = "cli-test-w1=nEh8Npz10EnnfRjIESakDg-L1TxAJpdsZBkATK8r3zk";
+pub const TEST_PSEUDONYM_KEY: &str = "cli-test-p1=8P3h51fsheDwSaEkUJMS53ymvQEnQqmtFUNJ7bZzTbU";
+
 pub const ADMIN_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -47,11 +52,14 @@ impl TestDb {
         TestDb { name, url }
     }
 
-    /// Runs `liveness ARGS` with DATABASE_URL (and `env`) set.
+    /// Runs `liveness ARGS` with DATABASE_URL, the test keys (and `env`) set.
     pub fn liveness(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_liveness"))
             .args(args)
             .env("DATABASE_URL", &self.url)
+            // Fixed test keys (the commands that need them read them; tests may override).
+            .env("LIVENESS_WEBHOOK_KEYS", TEST_WEBHOOK_KEY)
+            .env("LIVENESS_PSEUDONYM_KEY", TEST_PSEUDONYM_KEY)
             .envs(env.iter().copied())
             .output()
             .unwrap()

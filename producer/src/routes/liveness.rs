@@ -431,6 +431,7 @@ pub async fn purge_capture(
         retention::purge(
             &state.db,
             &state.storage,
+            &state.config.pseudonym_key,
             &target,
             retention::Reason::Request,
         )

@@ -34,7 +34,7 @@ pub async fn create(
         .await
         .map_err(ApiError::database)?;
     let capture_token = crate::auth::issue_capture(
-        &state.config.jwt_secret,
+        &state.config.jwt_keys,
         tenant,
         &session.nonce,
         session.expires_at,

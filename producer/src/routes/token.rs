@@ -33,7 +33,7 @@ pub async fn issue(
     let tenant = authenticate(&state, &credentials.client_id, credentials.client_secret).await?;
     let ttl = state.config.jwt_ttl.as_secs() as i64;
     Ok(Json(json!({
-        "access_token": crate::auth::issue(&state.config.jwt_secret, tenant.id, ttl),
+        "access_token": crate::auth::issue(&state.config.jwt_keys, tenant.id, ttl),
         "token_type": "Bearer",
         "expires_in": ttl,
     })))

@@ -12,6 +12,7 @@ use axum::Json;
 use liveness_webhooks::endpoints::{self, EndpointError};
 use liveness_webhooks::guard::AddressPolicy;
 use liveness_webhooks::outbox::{self, Redelivery};
+use liveness_webhooks::secrets::SecretError;
 use liveness_webhooks::Url;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -65,9 +66,10 @@ pub async fn create_endpoint(
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(ApiError::json)?;
     let url = admit_url(&state, &body.url).await?;
-    let (endpoint, secret) = endpoints::create(&state.db, tenant, url.as_str())
-        .await
-        .map_err(endpoint_error)?;
+    let (endpoint, secret) =
+        endpoints::create(&state.db, &state.config.webhook_keys, tenant, url.as_str())
+            .await
+            .map_err(endpoint_error)?;
     let mut out = json!(endpoint);
     out["secret"] = json!(secret);
     Ok((StatusCode::CREATED, Json(out)).into_response())
@@ -105,11 +107,24 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = endpoint_id(&id)?;
-    let (secret, previous_expires_at) =
-        endpoints::rotate(&state.db, tenant, id, state.config.webhook_rotation_grace)
-            .await
-            .map_err(ApiError::database)?
-            .ok_or(ApiError::NotFound("endpoint"))?;
+    let (secret, previous_expires_at) = endpoints::rotate(
+        &state.db,
+        &state.config.webhook_keys,
+        tenant,
+        id,
+        state.config.webhook_rotation_grace,
+    )
+    .await
+    .map_err(|e| match e {
+        SecretError::Database(e) => ApiError::database(e),
+        // The operator's key configuration, not the tenant's request: logged in full,
+        // answered without the details.
+        other => {
+            tracing::error!(error = %other, "rotating a webhook secret failed");
+            ApiError::Internal
+        }
+    })?
+    .ok_or(ApiError::NotFound("endpoint"))?;
     Ok(Json(json!({
         "id": id,
         "secret": secret,

@@ -9,11 +9,14 @@ use liveness_capture::{seal, KeyId, Keyring, Payload, PrivateKey};
 use liveness_models::EngineConfig;
 use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::config::{DatabaseConfig, QueueConfig, StorageConfig};
+use liveness_pipeline::pseudonym::PseudonymKey;
 use liveness_pipeline::storage::Storage;
+use liveness_producer::jwt_keys::JwtKeys;
 use liveness_producer::{Application, ProducerConfig};
 use liveness_webhooks::DispatcherConfig;
 use liveness_worker::{Worker, WorkerConfig};
 use reqwest::multipart::{Form, Part};
+use secrecy::ExposeSecret;
 use serde_json::Value;
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
@@ -71,6 +74,12 @@ pub struct Stack {
     pub key: PrivateKey,
     /// This stack's LIVENESS_STORAGE_KEYS entry (the selfie's encryption key).
     pub storage_key: String,
+    /// This stack's LIVENESS_WEBHOOK_KEYS entry (seals the endpoints' secrets).
+    pub webhook_key: String,
+    /// This stack's LIVENESS_PSEUDONYM_KEY entry.
+    pub pseudonym_key: String,
+    /// This stack's JWT_SECRET (key id `default`).
+    pub jwt_secret: String,
     pub producer_config: ProducerConfig,
     pub worker_config: WorkerConfig,
     pub client: reqwest::Client,
@@ -209,18 +218,24 @@ impl Stack {
             .clone();
         let storage_key = StorageKeys::generate_entry("e2e-storage");
         let storage_keys = StorageKeys::parse(&storage_key).unwrap();
+        let webhook_key = StorageKeys::generate_entry("e2e-webhook");
+        let webhook_keys = StorageKeys::parse(&webhook_key).unwrap();
+        let pseudonym_key = PseudonymKey::generate_entry("e2e-pseudonym");
+        let jwt_secret = format!("{name}-jwt-secret-of-at-least-32-bytes");
         let producer_config = ProducerConfig {
             listen_addr: "127.0.0.1:0".into(),
             database: database.clone(),
             queue: queue.clone(),
             storage: producer_storage,
-            jwt_secret: format!("{name}-jwt-secret-of-at-least-32-bytes"),
+            jwt_keys: JwtKeys::single(&jwt_secret).unwrap(),
             jwt_ttl: Duration::from_secs(600),
             sync_timeout: Duration::from_secs(30),
             max_body_bytes: 4 * 1024 * 1024,
             session_ttl: options.session_ttl,
             capture_keys: keys.public(),
             storage_keys: storage_keys.clone(),
+            webhook_keys: webhook_keys.clone(),
+            pseudonym_key: PseudonymKey::parse(&pseudonym_key).unwrap(),
             webhook_allow_private: true,
             webhook_rotation_grace: Duration::from_secs(3600),
             web_dir: std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist")),
@@ -232,6 +247,8 @@ impl Stack {
             storage,
             capture_keys: keys,
             storage_keys,
+            webhook_keys,
+            pseudonym_key: PseudonymKey::parse(&pseudonym_key).unwrap(),
             model_dir: assets(),
             engine: EngineConfig {
                 threads: 2,
@@ -279,6 +296,9 @@ impl Stack {
             db,
             key,
             storage_key,
+            webhook_key,
+            pseudonym_key,
+            jwt_secret,
             producer_config,
             worker_config,
             client: reqwest::Client::new(),
@@ -516,13 +536,15 @@ pub fn spawn_worker_with(stack: &Stack, env: &[(&str, &str)]) -> std::process::C
         .env("LIVENESS_QUEUE", &c.queue.queue)
         .env("S3_ENDPOINT", &c.storage.endpoint)
         .env("S3_ACCESS_KEY", &c.storage.access_key)
-        .env("S3_SECRET_KEY", &c.storage.secret_key)
+        .env("S3_SECRET_KEY", c.storage.secret_key.expose_secret())
         .env("S3_BUCKET", &c.storage.bucket)
         .env(
             "LIVENESS_CAPTURE_KEYS",
             format!("{}={}", stack.key.key_id, stack.key.to_base64()),
         )
         .env("LIVENESS_STORAGE_KEYS", &stack.storage_key)
+        .env("LIVENESS_WEBHOOK_KEYS", &stack.webhook_key)
+        .env("LIVENESS_PSEUDONYM_KEY", &stack.pseudonym_key)
         .env("LIVENESS_MODEL_DIR", &c.model_dir)
         .env("LIVENESS_THREADS", "2")
         .env("LIVENESS_PREFETCH", "2")

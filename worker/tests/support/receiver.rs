@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -181,4 +182,48 @@ pub async fn assert_every_event_delivered(
     let expected: std::collections::HashSet<String> = messages.into_iter().map(|m| m.0).collect();
     assert_eq!(seen, expected, "the receiver saw every webhook-id");
     expected.len()
+}
+
+/// For each request, the indices of the secrets it verifies under, according to the official
+/// Standard Webhooks libraries for Python and for Node.js, which must agree.
+pub fn verify(secrets: &[&str], received: &[Received]) -> Vec<Vec<usize>> {
+    let job = json!({
+        "secrets": secrets,
+        "requests": received.iter().map(|r| json!({
+            "id": r.id, "timestamp": r.timestamp, "signature": r.signature, "body": r.body,
+        })).collect::<Vec<_>>(),
+    });
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let python = std::env::var("LIVENESS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let by_python = run_verifier(
+        std::process::Command::new(python).arg(format!("{root}/scripts/py/verify_webhooks.py")),
+        &job,
+    );
+    let by_node = run_verifier(
+        std::process::Command::new("node").arg(format!("{root}/web/test/verify-webhooks.mjs")),
+        &job,
+    );
+    assert_eq!(
+        by_python, by_node,
+        "the Python and Node.js verifiers disagree"
+    );
+    by_python
+}
+
+fn run_verifier(command: &mut std::process::Command, job: &Value) -> Vec<Vec<usize>> {
+    use std::io::Write;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the verifier runs (scripts/test installs python and node packages)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "verifier {command:?} failed");
+    serde_json::from_slice(&out.stdout).unwrap()
 }
