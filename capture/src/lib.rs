@@ -31,8 +31,8 @@ pub use keys::{
     DEFAULT_KEY_GRACE_SECS,
 };
 pub use packet::{
-    inspect_header, open, seal, seal_unchecked, Header, OpenError, SealError, HPKE_INFO, MAGIC,
-    MAX_PACKET_BYTES,
+    inspect_header, open, seal, seal_for_test_vector, seal_unchecked, Header, OpenError, SealError,
+    HPKE_INFO, MAGIC, MAX_PACKET_BYTES,
 };
 pub use payload::{
     frame_from_jpeg, Camera, Frame, Payload, PayloadError, Platform, Sdk, FORMAT_VERSION,

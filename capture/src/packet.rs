@@ -77,15 +77,44 @@ pub fn seal(payload: &Payload, recipient: &PublicKey) -> Result<Vec<u8>, SealErr
 
 /// Seals without validating: for tests that need a well-encrypted but invalid payload.
 pub fn seal_unchecked(payload: &Payload, recipient: &PublicKey) -> Result<Vec<u8>, SealError> {
-    let (enc, mut ctx) = hpke::setup_sender::<AesGcm128, HkdfSha256, X25519HkdfSha256>(
+    let (enc, ctx) = hpke::setup_sender::<AesGcm128, HkdfSha256, X25519HkdfSha256>(
         &OpModeS::Base,
         &recipient.key,
         HPKE_INFO,
     )
     .map_err(|e| SealError::Hpke(e.to_string()))?;
-    let mut packet = header(&recipient.key_id, &enc.to_bytes());
+    finish(&recipient.key_id, enc, ctx, &payload.to_cbor())
+}
+
+/// Seals `cbor` with the ephemeral key pair RFC 9180's DeriveKeyPair makes from `ikm_e`,
+/// so the packet is the same every time: only for the published test vectors
+/// (docs/capture-packet-vectors.json). A real capture must never reuse an ephemeral key:
+/// use [`seal`].
+#[doc(hidden)]
+pub fn seal_for_test_vector(
+    cbor: &[u8],
+    recipient: &PublicKey,
+    ikm_e: [u8; 32],
+) -> Result<Vec<u8>, SealError> {
+    let (enc, ctx) = hpke::setup_sender_with_rng::<AesGcm128, HkdfSha256, X25519HkdfSha256>(
+        &OpModeS::Base,
+        &recipient.key,
+        HPKE_INFO,
+        &mut FixedIkm(Some(ikm_e)),
+    )
+    .map_err(|e| SealError::Hpke(e.to_string()))?;
+    finish(&recipient.key_id, enc, ctx, cbor)
+}
+
+fn finish(
+    key_id: &KeyId,
+    enc: Encapped,
+    mut ctx: hpke::aead::AeadCtxS<AesGcm128, HkdfSha256, X25519HkdfSha256>,
+    cbor: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    let mut packet = header(key_id, &enc.to_bytes());
     let ciphertext = ctx
-        .seal(&payload.to_cbor(), &packet)
+        .seal(cbor, &packet)
         .map_err(|e| SealError::Hpke(e.to_string()))?;
     packet.extend_from_slice(&ciphertext);
     if packet.len() > MAX_PACKET_BYTES {
@@ -96,6 +125,31 @@ pub fn seal_unchecked(payload: &Payload, recipient: &PublicKey) -> Result<Vec<u8
     }
     Ok(packet)
 }
+
+/// A "random" source that yields one given 32-byte ikmE, once: HPKE's sender draws exactly
+/// that for the ephemeral key, and anything else would be a misuse, so it panics.
+struct FixedIkm(Option<[u8; 32]>);
+
+impl hpke::rand_core::TryRng for FixedIkm {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        unreachable!("HPKE draws only the ephemeral key's 32 bytes")
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        unreachable!("HPKE draws only the ephemeral key's 32 bytes")
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        let ikm = self.0.take().expect("the ephemeral seed is used once");
+        assert_eq!(dst.len(), ikm.len(), "HPKE draws a 32-byte ikmE");
+        dst.copy_from_slice(&ikm);
+        Ok(())
+    }
+}
+
+impl hpke::rand_core::TryCryptoRng for FixedIkm {}
 
 impl OpenError {
     /// Whether the header alone shows the problem (no decryption needed): the file is not a

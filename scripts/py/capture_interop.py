@@ -3,6 +3,9 @@ docs/capture-packet.md with pyhpke and cbor2. Used by the interop tests.
 
   capture_interop.py seal KEY_ID:PUBLIC_KEY NONCE OUT SELFIE_INDEX FRAME.jpg...
   capture_interop.py open KEY_ID=PRIVATE_KEY PACKET      (prints a JSON summary)
+  capture_interop.py vectors docs/capture-packet-vectors.json
+      reseals every vector from its inputs (ephemeral key from ikmE) and opens it with skRm;
+      prints how many cases gave the same bytes and how many opened
 """
 import base64
 import hashlib
@@ -95,6 +98,31 @@ def open_packet(entry, path):
     )
 
 
+def vectors(path):
+    cases = json.load(open(path))["cases"]
+    same = opened = 0
+    for case in cases:
+        field = lambda name: bytes.fromhex(case[name])
+        eks = SUITE.kem.derive_key_pair(field("ikmE"))
+        assert eks.public_key.to_public_bytes() == field("pkEm"), case["name"]
+        pkr = SUITE.kem.deserialize_public_key(field("pkRm"))
+        enc, ctx = SUITE.create_sender_context(pkr, INFO, eks=eks)
+        head = header(case["key_id"], enc)
+        if head + ctx.seal(field("payload_cbor"), head) == field("packet"):
+            same += 1
+        packet = field("packet")
+        k = packet[5]
+        head, ciphertext = packet[: 6 + k + 32], packet[6 + k + 32 :]
+        skr = SUITE.kem.deserialize_private_key(field("skRm"))
+        rctx = SUITE.create_recipient_context(head[6 + k :], skr, INFO)
+        plain = rctx.open(ciphertext, head)
+        payload = cbor2.loads(plain)
+        digests_match = all(hashlib.sha256(f["jpeg"]).digest() == f["sha256"] for f in payload["frames"])
+        if plain == field("payload_cbor") and digests_match:
+            opened += 1
+    print(json.dumps({"cases": len(cases), "same_bytes": same, "opened": opened}))
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"seal": seal, "open": open_packet}[command](*args)
+    {"seal": seal, "open": open_packet, "vectors": vectors}[command](*args)
