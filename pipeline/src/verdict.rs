@@ -34,6 +34,17 @@ pub struct VerdictRow {
     pub capture_probability: Option<f64>,
 }
 
+/// Decimal places of scores and probabilities in responses and webhook events, as in the
+/// Liveness Plus examples (`0.9859461`); the database keeps full precision.
+pub const RESPONSE_DECIMALS: i32 = 7;
+
+/// `value` rounded to [`RESPONSE_DECIMALS`], so that a client sees `1.2`, never
+/// `1.2000000000000002`.
+pub fn for_response(value: f64) -> f64 {
+    let scale = 10f64.powi(RESPONSE_DECIMALS);
+    (value * scale).round() / scale
+}
+
 /// The seed's shapes: `valid`; `api_response` only with `details`; `id` only with
 /// `return_id`; on rejection `error_code`, `message` and `error_details`, the latter carrying
 /// `api_response` when details were asked for.
@@ -42,12 +53,15 @@ pub fn render(row: &VerdictRow, id: i64, details: bool, return_id: bool) -> Valu
     out.insert("valid".into(), json!(row.valid));
     let mut api = Map::new();
     if let Some(p) = row.face_probability {
-        api.insert("face_liveness".into(), json!({ "probability": p }));
+        api.insert(
+            "face_liveness".into(),
+            json!({ "probability": for_response(p) }),
+        );
     }
     if let (Some(score), Some(probability)) = (row.capture_score, row.capture_probability) {
         api.insert(
             "capture_liveness".into(),
-            json!({ "score": score, "probability": probability }),
+            json!({ "score": for_response(score), "probability": for_response(probability) }),
         );
     }
     match row
@@ -197,6 +211,24 @@ mod tests {
         assert_eq!(rejected["id"], 287);
         let plain = render(&row(false, Some(715)), 287, false, false);
         assert!(plain["error_details"].get("api_response").is_none() && plain.get("id").is_none());
+    }
+
+    #[test]
+    fn numbers_are_rounded_for_clients_only() {
+        let mut stored = row(true, None);
+        stored.capture_score = Some(1.2000000000000002);
+        stored.face_probability = Some(0.9999286532402039);
+        let body = render(&stored, 1, true, false);
+        assert_eq!(
+            body["api_response"]["capture_liveness"]["score"].to_string(),
+            "1.2"
+        );
+        assert_eq!(
+            body["api_response"]["face_liveness"]["probability"].to_string(),
+            "0.9999287"
+        );
+        assert_eq!(stored.capture_score, Some(1.2000000000000002));
+        assert_eq!(for_response(1e-9), 0.0);
     }
 
     #[test]
