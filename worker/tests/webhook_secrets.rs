@@ -99,10 +99,7 @@ async fn secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
     );
     let row = raw_row(&stack, endpoint).await;
     assert!(!leaks(&row, &secret), "the secret is readable in {row}");
-    assert!(
-        row.contains(r#""secret_key_id":"e2e-webhook-2""#),
-        "{row}"
-    );
+    assert!(row.contains(r#""secret_key_id":"e2e-webhook-2""#), "{row}");
     // Nothing left under the old key: a second pass reseals nothing.
     assert_eq!(
         reseal(&stack.db, &both, Reseal::NotUnderCurrentKey, 10)
