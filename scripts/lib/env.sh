@@ -10,11 +10,17 @@ if [[ -z "${LIVENESS_MODEL_MIRROR:-}" && -d ../shared/models ]]; then
   export LIVENESS_MODEL_MIRROR="$PWD/../shared/models:$PWD/../shared/images"
 fi
 
-# Every script builds the same targets with the same features, so that one build serves the
-# tests, the binaries and the local stack's S3 server (a narrower target set would unify
-# dependency features differently and rebuild them).
+# The tests build every target; the stack and the demo only the programs, so a first demo
+# does not wait for the test targets (a later test run then rebuilds the few dependencies
+# whose features the test targets unify differently).
 build_workspace() {
   cargo build --release --locked --workspace --all-targets
+}
+
+# Only the programs (services, CLI, S3 server, bench): what the stack and the demo run, without
+# the test targets, which are most of a first build.
+build_bins() {
+  cargo build --release --locked --workspace --bins
 }
 
 apt_install() {
