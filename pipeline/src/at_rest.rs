@@ -161,6 +161,16 @@ impl StorageKeys {
     }
 }
 
+/// Whether `id` can name a key: 1-64 characters of A-Z a-z 0-9 . _ - (it is written into
+/// sealed headers and configuration, never anything else).
+pub fn is_key_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_KEY_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// `KEY_ID=BASE64URL[,...]` entries of 32-byte keys, in order; the error names the entry,
 /// never its key material. Shared by every key list the service reads (storage, webhook
 /// secrets, pseudonyms).
@@ -170,12 +180,7 @@ pub fn parse_key_entries(entries: &str) -> Result<Vec<(String, [u8; 32])>, Strin
         let (id, material) = entry
             .split_once('=')
             .ok_or("expected KEY_ID=BASE64URL entries separated by commas")?;
-        let id_ok = !id.is_empty()
-            && id.len() <= MAX_KEY_ID_LEN
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if !id_ok {
+        if !is_key_id(id) {
             return Err(format!(
                 "key id {id:?} must be 1-64 characters of A-Z a-z 0-9 . _ -"
             ));

@@ -9,6 +9,7 @@
 //! checked against the key `default`.
 
 use chrono::{DateTime, Utc};
+use liveness_pipeline::at_rest::is_key_id;
 use liveness_pipeline::config::{env_or, ConfigError};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -60,12 +61,7 @@ impl JwtKeys {
             let (kid, secret) = entry
                 .split_once('=')
                 .ok_or("expected KID=SECRET entries separated by commas")?;
-            let kid_ok = !kid.is_empty()
-                && kid.len() <= 64
-                && kid
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-            if !kid_ok {
+            if !is_key_id(kid) {
                 return Err(format!(
                     "key id {kid:?} must be 1-64 characters of A-Z a-z 0-9 . _ -"
                 ));

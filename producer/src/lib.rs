@@ -56,17 +56,7 @@ impl Application {
     pub async fn build(config: ProducerConfig) -> anyhow::Result<Self> {
         let db = liveness_pipeline::db::connect(&config.database).await?;
         liveness_pipeline::db::migrate(&db).await?;
-        // Webhook secrets written before they were encrypted are sealed before anything runs.
-        let sealed = liveness_webhooks::secrets::reseal(
-            &db,
-            &config.webhook_keys,
-            liveness_webhooks::secrets::Reseal::Plaintext,
-            100,
-        )
-        .await?;
-        if sealed > 0 {
-            tracing::info!(endpoints = sealed, "sealed plaintext webhook secrets");
-        }
+        liveness_webhooks::secrets::seal_plaintext_rows(&db, &config.webhook_keys).await?;
         let storage = Storage::new(&config.storage);
         if let Err(e) = storage.ensure_bucket().await {
             tracing::warn!(error = %e, "bucket not ready yet");

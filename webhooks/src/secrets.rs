@@ -116,6 +116,16 @@ impl StoredSecrets {
     }
 }
 
+/// What every producer and worker runs before it serves: rows written before secrets were
+/// encrypted are sealed (and their plaintext nulled). Returns how many.
+pub async fn seal_plaintext_rows(pool: &PgPool, keys: &StorageKeys) -> Result<u64, SecretError> {
+    let sealed = reseal(pool, keys, Reseal::Plaintext, 100).await?;
+    if sealed > 0 {
+        tracing::info!(endpoints = sealed, "sealed plaintext webhook secrets");
+    }
+    Ok(sealed)
+}
+
 /// Which rows [`reseal`] takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reseal {
