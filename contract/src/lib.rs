@@ -5,4 +5,4 @@ mod codes;
 mod response;
 
 pub use codes::{Problem, RejectionCode};
-pub use response::{ApiResponse, CaptureLiveness, FaceLiveness};
+pub use response::{ApiResponse, CaptureLiveness, ErrorDetails, FaceLiveness, VerdictBody};

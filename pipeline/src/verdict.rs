@@ -2,7 +2,9 @@
 //! the contract's shapes.
 
 use chrono::{DateTime, Utc};
-use liveness_contract::RejectionCode;
+use liveness_contract::{
+    ApiResponse, CaptureLiveness, ErrorDetails, FaceLiveness, RejectionCode, VerdictBody,
+};
 use serde_json::{json, Map, Value};
 
 /// What the worker writes. `error_details` holds the client-facing reason; the capture
@@ -48,48 +50,50 @@ pub fn for_response(value: f64) -> f64 {
 /// The seed's shapes: `valid`; `api_response` only with `details`; `id` only with
 /// `return_id`; on rejection `error_code`, `message` and `error_details`, the latter carrying
 /// `api_response` when details were asked for.
-pub fn render(row: &VerdictRow, id: i64, details: bool, return_id: bool) -> Value {
-    let mut out = Map::new();
-    out.insert("valid".into(), json!(row.valid));
-    let mut api = Map::new();
-    if let Some(p) = row.face_probability {
-        api.insert(
-            "face_liveness".into(),
-            json!({ "probability": for_response(p) }),
-        );
-    }
-    if let (Some(score), Some(probability)) = (row.capture_score, row.capture_probability) {
-        api.insert(
-            "capture_liveness".into(),
-            json!({ "score": for_response(score), "probability": for_response(probability) }),
-        );
-    }
-    match row
+pub fn verdict_body(row: &VerdictRow, id: i64, details: bool, return_id: bool) -> VerdictBody {
+    let api = ApiResponse {
+        face_liveness: row.face_probability.map(|p| FaceLiveness {
+            probability: for_response(p),
+        }),
+        capture_liveness: row.capture_score.zip(row.capture_probability).map(
+            |(score, probability)| CaptureLiveness {
+                score: for_response(score),
+                probability: for_response(probability),
+            },
+        ),
+    };
+    let code = row
         .error_code
-        .and_then(|c| RejectionCode::try_from(c as u16).ok())
-    {
-        None => {
-            if details {
-                out.insert("api_response".into(), Value::Object(api));
-            }
-        }
+        .and_then(|c| RejectionCode::try_from(c as u16).ok());
+    let mut body = VerdictBody {
+        valid: row.valid,
+        api_response: None,
+        error_code: None,
+        message: None,
+        error_details: None,
+        id: return_id.then_some(id),
+    };
+    match code {
+        None => body.api_response = details.then_some(api),
         Some(code) => {
-            out.insert("error_code".into(), json!(code.code()));
-            out.insert("message".into(), json!(code.message()));
-            let mut error_details = match &row.error_details {
-                Some(Value::Object(m)) => m.clone(),
-                _ => Map::new(),
-            };
-            if details {
-                error_details.insert("api_response".into(), Value::Object(api));
-            }
-            out.insert("error_details".into(), Value::Object(error_details));
+            body.error_code = Some(code.code());
+            body.message = Some(code.message().to_string());
+            body.error_details = Some(ErrorDetails {
+                reasons: match &row.error_details {
+                    Some(Value::Object(m)) => m.clone(),
+                    _ => Map::new(),
+                },
+                api_response: details.then_some(api),
+            });
         }
     }
-    if return_id {
-        out.insert("id".into(), json!(id));
-    }
-    Value::Object(out)
+    body
+}
+
+/// [`verdict_body`] as JSON.
+pub fn render(row: &VerdictRow, id: i64, details: bool, return_id: bool) -> Value {
+    serde_json::to_value(verdict_body(row, id, details, return_id))
+        .expect("a verdict body is plain JSON")
 }
 
 /// The verdict as a browser holding a capture token sees it: the same shape, but the person
@@ -113,18 +117,20 @@ pub fn render_for_browser(
         capture_score: row.capture_probability.map(|p| outcome(p >= 1.0)),
         capture_probability: row.capture_probability.map(|p| outcome(p >= 1.0)),
     };
-    let mut body = render(&coarse, id, details, return_id);
-    if let Some(code) = row
-        .error_code
-        .and_then(|c| RejectionCode::try_from(c as u16).ok())
-    {
-        let error_details = body["error_details"]
-            .as_object_mut()
-            .expect("a rejection has error_details");
-        error_details.insert("problem".into(), json!(code.problem()));
-        error_details.insert("advice".into(), json!(code.advice()));
+    let mut body = verdict_body(&coarse, id, details, return_id);
+    if let (Some(details), Some(code)) = (
+        body.error_details.as_mut(),
+        row.error_code
+            .and_then(|c| RejectionCode::try_from(c as u16).ok()),
+    ) {
+        details
+            .reasons
+            .insert("problem".into(), json!(code.problem()));
+        details
+            .reasons
+            .insert("advice".into(), json!(code.advice()));
     }
-    body
+    serde_json::to_value(body).expect("a verdict body is plain JSON")
 }
 
 impl From<&Verdict> for VerdictRow {
