@@ -7,7 +7,7 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::Write;
 use std::sync::Mutex;
 use support::receiver::Receiver;
@@ -44,14 +44,7 @@ fn material(entry: &str) -> String {
 }
 
 async fn token(stack: &Stack, client_id: &str, secret: &str) -> (u16, Value) {
-    let response = stack
-        .client
-        .post(stack.url("/api/v3/auth/token"))
-        .json(&json!({ "client_id": client_id, "client_secret": secret }))
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    token_at(&stack.client, &stack.base, client_id, secret).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -394,15 +394,9 @@ async fn a_rotated_client_secret_logs_in_at_once_and_the_old_one_only_within_its
         let stack = &stack;
         let client_id = created.tenant.client_id.clone();
         async move {
-            stack
-                .client
-                .post(stack.url("/api/v3/auth/token"))
-                .json(&json!({ "client_id": client_id, "client_secret": secret }))
-                .send()
+            token_at(&stack.client, &stack.base, &client_id, &secret)
                 .await
-                .unwrap()
-                .status()
-                .as_u16()
+                .0
         }
     };
     let old = created.client_secret.clone();
@@ -424,41 +418,17 @@ async fn a_rotated_client_secret_logs_in_at_once_and_the_old_one_only_within_its
     stack.stop().await;
 }
 
-/// A producer of the stack's with other JWT keys, stopped when dropped.
-struct KeyedProducer {
-    base: String,
-    _stop: tokio::sync::watch::Sender<bool>,
-}
-
-impl KeyedProducer {
-    async fn start(stack: &Stack, jwt_keys: JwtKeys) -> KeyedProducer {
-        let config = liveness_producer::ProducerConfig {
-            jwt_keys,
-            ..stack.producer_config.clone()
-        };
-        let app = liveness_producer::Application::build(config)
-            .await
-            .expect("producer starts");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(app.run_until(async move {
-            let _ = stopped.changed().await;
-        }));
-        KeyedProducer { base, _stop: stop }
-    }
-
-    /// A tenant route with `token`: status and body.
-    async fn list_endpoints(&self, stack: &Stack, token: &str) -> (u16, Value) {
-        let response = stack
-            .client
-            .get(format!("{}/api/v3/webhooks/endpoints", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
+/// A tenant route through `producer` with `token`: status and body.
+async fn list_endpoints(stack: &Stack, producer: &ExtraProducer, token: &str) -> (u16, Value) {
+    let response = stack
+        .client
+        .get(producer.url("/api/v3/webhooks/endpoints"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -479,43 +449,42 @@ async fn tokens_of_the_previous_jwt_key_are_accepted_during_its_grace_only() {
         "k2=a-new-signing-key-of-at-least-32-bytes,default={}",
         stack.jwt_secret
     );
-    let producer = KeyedProducer::start(&stack, JwtKeys::parse(&entries, grace_end).unwrap()).await;
-    let response: Value = stack
-        .client
-        .post(format!("{}/api/v3/auth/token", producer.base))
-        .json(&json!({
-            "client_id": tenant.tenant.client_id,
-            "client_secret": tenant.client_secret,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let producer = ExtraProducer::start(liveness_producer::ProducerConfig {
+        jwt_keys: JwtKeys::parse(&entries, grace_end).unwrap(),
+        ..stack.producer_config.clone()
+    })
+    .await;
+    let (status, response) = token_at(
+        &stack.client,
+        &producer.base,
+        &tenant.tenant.client_id,
+        &tenant.client_secret,
+    )
+    .await;
+    assert_eq!(status, 200, "{response}");
     let new_token = response["access_token"].as_str().unwrap().to_string();
     assert_eq!(kid(&new_token).as_deref(), Some("k2"));
-    assert_eq!(producer.list_endpoints(&stack, &old_token).await.0, 200);
-    assert_eq!(producer.list_endpoints(&stack, &new_token).await.0, 200);
+    assert_eq!(list_endpoints(&stack, &producer, &old_token).await.0, 200);
+    assert_eq!(list_endpoints(&stack, &producer, &new_token).await.0, 200);
 
     // After the grace the old key's tokens are refused, though not expired; the new stay.
     let wait = (grace_end - chrono::Utc::now())
         .to_std()
         .unwrap_or_default();
     tokio::time::sleep(wait + std::time::Duration::from_millis(500)).await;
-    let (status, body) = producer.list_endpoints(&stack, &old_token).await;
+    let (status, body) = list_endpoints(&stack, &producer, &old_token).await;
     assert_eq!(status, 401, "{body}");
     assert!(
         body["message"].as_str().unwrap().contains("retired key"),
         "{body}"
     );
-    assert_eq!(producer.list_endpoints(&stack, &new_token).await.0, 200);
+    assert_eq!(list_endpoints(&stack, &producer, &new_token).await.0, 200);
     // A key id the producer never had is refused like any bad token.
     let stranger = liveness_producer::auth::issue(
         &JwtKeys::parse(&entries.replace("k2=", "k3="), grace_end).unwrap(),
         tenant.tenant.id,
         600,
     );
-    assert_eq!(producer.list_endpoints(&stack, &stranger).await.0, 401);
+    assert_eq!(list_endpoints(&stack, &producer, &stranger).await.0, 401);
     stack.stop().await;
 }

@@ -7,37 +7,19 @@
 mod support;
 
 use liveness_producer::config::{RateLimit, SheddingConfig};
-use liveness_producer::{Application, ProducerConfig};
+use liveness_producer::ProducerConfig;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use support::{form, wait_for, Client, Stack};
+use support::{form, wait_for, Client, ExtraProducer, Stack};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::watch;
 
-/// A producer of the stack's with other bounds, stopped when dropped.
-struct Producer {
-    base: String,
-    _stop: watch::Sender<bool>,
-}
-
-impl Producer {
-    async fn start(stack: &Stack, shedding: SheddingConfig) -> Producer {
-        let config = ProducerConfig {
-            shedding,
-            ..stack.producer_config.clone()
-        };
-        let app = Application::build(config).await.expect("producer starts");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let (stop, mut stopped) = watch::channel(false);
-        tokio::spawn(app.run_until(async move {
-            let _ = stopped.changed().await;
-        }));
-        Producer { base, _stop: stop }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
+/// A producer of the stack's with other bounds.
+async fn start_producer(stack: &Stack, shedding: SheddingConfig) -> ExtraProducer {
+    ExtraProducer::start(ProducerConfig {
+        shedding,
+        ..stack.producer_config.clone()
+    })
+    .await
 }
 
 /// No limit but the ones a test sets.
@@ -73,7 +55,7 @@ async fn answer(response: reqwest::Response) -> (u16, Option<u64>, Value) {
 /// left is only the request itself.
 async fn prepared_submission(
     stack: &Stack,
-    producer: &Producer,
+    producer: &ExtraProducer,
     client: &Client,
 ) -> reqwest::RequestBuilder {
     let nonce = stack.nonce(client).await;
@@ -86,7 +68,11 @@ async fn prepared_submission(
         .multipart(form(packet))
 }
 
-async fn submit_async(stack: &Stack, producer: &Producer, client: &Client) -> reqwest::Response {
+async fn submit_async(
+    stack: &Stack,
+    producer: &ExtraProducer,
+    client: &Client,
+) -> reqwest::Response {
     prepared_submission(stack, producer, client)
         .await
         .send()
@@ -94,7 +80,11 @@ async fn submit_async(stack: &Stack, producer: &Producer, client: &Client) -> re
         .unwrap()
 }
 
-async fn token(stack: &Stack, producer: &Producer, client_id: &str) -> (u16, Option<u64>, Value) {
+async fn token(
+    stack: &Stack,
+    producer: &ExtraProducer,
+    client_id: &str,
+) -> (u16, Option<u64>, Value) {
     let response = stack
         .client
         .post(producer.url("/api/v3/auth/token"))
@@ -109,7 +99,7 @@ async fn token(stack: &Stack, producer: &Producer, client_id: &str) -> (u16, Opt
 async fn requests_past_the_in_flight_limit_get_503_while_health_answers() {
     let stack = Stack::without_worker().await;
     let client = stack.client("inflight").await;
-    let producer = Producer::start(
+    let producer = start_producer(
         &stack,
         SheddingConfig {
             max_in_flight: 1,
@@ -160,7 +150,7 @@ async fn submissions_over_the_tenants_rate_get_429_with_retry_after() {
     let stack = Stack::without_worker().await;
     let client = stack.client("rate").await;
     let other = stack.client("rate-other").await;
-    let producer = Producer::start(
+    let producer = start_producer(
         &stack,
         SheddingConfig {
             submit_rate: rate(1, 1),
@@ -204,7 +194,7 @@ async fn submissions_over_the_tenants_rate_get_429_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_requests_over_the_rate_of_a_client_id_or_a_peer_get_429() {
     let stack = Stack::without_worker().await;
-    let per_client = Producer::start(
+    let per_client = start_producer(
         &stack,
         SheddingConfig {
             token_rate: rate(1, 2),
@@ -224,7 +214,7 @@ async fn token_requests_over_the_rate_of_a_client_id_or_a_peer_get_429() {
     assert!(retry_after.is_some_and(|s| s >= 1));
     assert_eq!(token(&stack, &per_client, "lvc_someone-else").await.0, 401);
 
-    let per_peer = Producer::start(
+    let per_peer = start_producer(
         &stack,
         SheddingConfig {
             token_ip_rate: rate(1, 1),
@@ -241,7 +231,7 @@ async fn token_requests_over_the_rate_of_a_client_id_or_a_peer_get_429() {
 
 /// `auth_secret_verifications_total{client=...}` on the producer's /metrics (0 before the
 /// first one). The recorder is per process, shared by every producer of this binary.
-async fn verifications(stack: &Stack, producer: &Producer, client: &str) -> u64 {
+async fn verifications(stack: &Stack, producer: &ExtraProducer, client: &str) -> u64 {
     let text = stack
         .client
         .get(producer.url("/metrics"))
@@ -263,7 +253,7 @@ async fn unknown_client_ids_cost_a_verification_too_and_verifications_are_bounde
     let created = liveness_pipeline::tenants::create(&stack.db, "verified-tenant", 0.5)
         .await
         .unwrap();
-    let producer = Producer::start(&stack, unlimited()).await;
+    let producer = start_producer(&stack, unlimited()).await;
 
     let before = verifications(&stack, &producer, "unknown").await;
     let (status, _, body) = token(&stack, &producer, "lvc_nobody-has-this-id").await;
@@ -282,7 +272,7 @@ async fn unknown_client_ids_cost_a_verification_too_and_verifications_are_bounde
 
     // One verification at a time and no wait for a slot: of requests sent together, those
     // that find the slot taken get 503 at once.
-    let one_at_a_time = Producer::start(
+    let one_at_a_time = start_producer(
         &stack,
         SheddingConfig {
             hash_concurrency: 1,
@@ -308,7 +298,7 @@ async fn unknown_client_ids_cost_a_verification_too_and_verifications_are_bounde
 /// `n` token requests for one client id sent together; their answers.
 async fn tokens_at_once(
     stack: &Stack,
-    producer: &Producer,
+    producer: &ExtraProducer,
     client_id: &str,
     n: usize,
 ) -> Vec<(u16, Option<u64>, Value)> {
@@ -331,7 +321,7 @@ async fn tokens_at_once(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_that_never_finishes_its_header_is_closed() {
     let stack = Stack::without_worker().await;
-    let producer = Producer::start(
+    let producer = start_producer(
         &stack,
         SheddingConfig {
             header_read_timeout: Duration::from_secs(1),
@@ -395,7 +385,7 @@ impl Drop for MemoryAlarm {
 async fn a_broker_memory_alarm_gets_503_in_bounded_time_and_work_resumes_after() {
     let stack = Stack::without_worker().await;
     let client = stack.client("alarm").await;
-    let producer = Producer::start(
+    let producer = start_producer(
         &stack,
         SheddingConfig {
             broker_timeout: Duration::from_secs(2),

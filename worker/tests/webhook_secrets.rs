@@ -35,16 +35,6 @@ fn leaks(row: &str, secret: &str) -> bool {
         || row.contains(&String::from_utf8_lossy(&bytes).to_string())
 }
 
-async fn submit(stack: &Stack, client: &Client) -> i64 {
-    let nonce = stack.nonce(client).await;
-    let (packet, _) = stack.packet("silentface_image_T1.jpg", &nonce);
-    let (status, body) = stack
-        .submit(client, form(packet), &[("prefer", "respond-async")])
-        .await;
-    assert_eq!(status, 202, "{body}");
-    body["id"].as_i64().unwrap()
-}
-
 /// Judges everything queued with a worker that delivers nothing, then delivers with a
 /// dispatcher holding exactly `keys`.
 async fn deliver_with(stack: &Stack, keys: &StorageKeys, ids: &[i64]) -> usize {
@@ -84,7 +74,7 @@ async fn secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
 
     // Delivered and verified under the key it was sealed with.
     let old_keys = stack.producer_config.webhook_keys.clone();
-    let first = submit(&stack, &client).await;
+    let first = stack.submit_live_async(&client, 1).await[0];
     assert_eq!(deliver_with(&stack, &old_keys, &[first]).await, 1);
     assert_eq!(verify(&[&secret], &receiver.received()), vec![vec![0]]);
 
@@ -111,7 +101,7 @@ async fn secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
     // The old key can go: a dispatcher with only the new one signs, and the receiver's
     // secret, which never changed, still verifies.
     let new_only = StorageKeys::parse(&new_entry).unwrap();
-    let second = submit(&stack, &client).await;
+    let second = stack.submit_live_async(&client, 1).await[0];
     assert_eq!(deliver_with(&stack, &new_only, &[second]).await, 1);
     let received = receiver.received();
     assert_eq!(received.len(), 2);
@@ -119,7 +109,7 @@ async fn secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
 
     // A dispatcher without the key does not sign with anything else: the attempt fails,
     // naming the key, and the message waits for a retry.
-    let third = submit(&stack, &client).await;
+    let third = stack.submit_live_async(&client, 1).await[0];
     assert_eq!(deliver_with(&stack, &old_keys, &[third]).await, 1);
     assert_eq!(receiver.received().len(), 2);
     let (status, last_error): (String, String) = sqlx::query_as(
@@ -157,7 +147,7 @@ async fn plaintext_secrets_from_before_are_sealed_when_a_service_starts() {
     .unwrap();
 
     // A worker starting up seals it before it does anything else.
-    let id = submit(&stack, &client).await;
+    let id = stack.submit_live_async(&client, 1).await[0];
     let mut config = stack.worker_config.clone();
     config.webhooks = None;
     let worker = LateWorker::start(config).await;

@@ -349,16 +349,14 @@ impl Stack {
         let created = liveness_pipeline::tenants::create(&self.db, &unique(name), 0.5)
             .await
             .unwrap();
-        let response: Value = self
-            .client
-            .post(self.url("/api/v3/auth/token"))
-            .json(&serde_json::json!({ "client_id": created.tenant.client_id, "client_secret": created.client_secret }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (status, response) = token_at(
+            &self.client,
+            &self.base,
+            &created.tenant.client_id,
+            &created.client_secret,
+        )
+        .await;
+        assert_eq!(status, 200, "{response}");
         Client {
             tenant_id: created.tenant.id,
             token: response["access_token"].as_str().unwrap().to_string(),
@@ -488,6 +486,46 @@ impl Stack {
             .fetch_one(&self.db)
             .await
             .unwrap()
+    }
+}
+
+/// `POST {base}/api/v3/auth/token` with client credentials: status and body.
+pub async fn token_at(
+    http: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    client_secret: &str,
+) -> (u16, Value) {
+    let response = http
+        .post(format!("{base}/api/v3/auth/token"))
+        .json(&serde_json::json!({ "client_id": client_id, "client_secret": client_secret }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Another producer beside the stack's, on its own port with its own configuration (other
+/// bounds, other keys), on the same database, queue and bucket; stopped when dropped.
+pub struct ExtraProducer {
+    pub base: String,
+    _stop: watch::Sender<bool>,
+}
+
+impl ExtraProducer {
+    pub async fn start(config: ProducerConfig) -> ExtraProducer {
+        let app = Application::build(config).await.expect("producer starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (stop, mut stopped) = watch::channel(false);
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.changed().await;
+        }));
+        ExtraProducer { base, _stop: stop }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
     }
 }
 
