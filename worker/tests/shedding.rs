@@ -124,8 +124,20 @@ async fn requests_past_the_in_flight_limit_get_503_while_health_answers() {
             .get(producer.url("/api/v3/openapi.json"))
             .send()
     };
-    wait_for("the held submission to take the slot", || async {
-        openapi().await.unwrap().status() == 503
+    // Watched in the database, not by polling the API: a poll would itself take the one slot
+    // and could turn the held submission away before it arrives.
+    wait_for("the held submission to be recorded and waiting", || async {
+        let recorded: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM transactions WHERE tenant_id = $1")
+                .bind(client.tenant_id)
+                .fetch_one(&stack.db)
+                .await
+                .unwrap();
+        assert!(
+            !held.is_finished(),
+            "the held submission was answered early"
+        );
+        recorded == 1
     })
     .await;
     let (status, retry_after, body) = answer(openapi().await.unwrap()).await;
