@@ -17,10 +17,11 @@ build_workspace() {
   cargo build --release --locked --workspace --all-targets
 }
 
-# Only the programs (services, CLI, S3 server, bench): what the stack and the demo run, without
-# the test targets, which are most of a first build.
+# Only the programs the stack and the demo run (services, CLI, S3 server): not the test
+# targets, which are most of a first build, nor the benchmark tool and its references.
 build_bins() {
-  cargo build --release --locked --workspace --bins
+  cargo build --release --locked --bins \
+    -p liveness-producer -p liveness-worker -p liveness-cli -p liveness-s3-dev
 }
 
 apt_install() {
