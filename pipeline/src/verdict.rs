@@ -2,6 +2,7 @@
 //! the contract's shapes.
 
 use chrono::{DateTime, Utc};
+use liveness_contract::api::Lookup;
 use liveness_contract::{
     ApiResponse, CaptureLiveness, ErrorDetails, FaceLiveness, RejectionCode, VerdictBody,
 };
@@ -90,12 +91,6 @@ pub fn verdict_body(row: &VerdictRow, id: i64, details: bool, return_id: bool) -
     body
 }
 
-/// [`verdict_body`] as JSON.
-pub fn render(row: &VerdictRow, id: i64, details: bool, return_id: bool) -> Value {
-    serde_json::to_value(verdict_body(row, id, details, return_id))
-        .expect("a verdict body is plain JSON")
-}
-
 /// The verdict as a browser holding a capture token sees it: the same shape, but the person
 /// (or attacker) in front of the camera learns *whether*, never *by how much* or *which
 /// check*: scores become the outcome (1 reached the bar, 0 did not) and `error_details` says
@@ -107,7 +102,7 @@ pub fn render_for_browser(
     details: bool,
     return_id: bool,
     face_threshold: f64,
-) -> Value {
+) -> VerdictBody {
     let outcome = |passed: bool| if passed { 1.0 } else { 0.0 };
     let coarse = VerdictRow {
         valid: row.valid,
@@ -130,7 +125,7 @@ pub fn render_for_browser(
             .reasons
             .insert("advice".into(), json!(code.advice()));
     }
-    serde_json::to_value(body).expect("a verdict body is plain JSON")
+    body
 }
 
 impl From<&Verdict> for VerdictRow {
@@ -155,23 +150,23 @@ pub fn lookup_body(
     status: &str,
     created_at: DateTime<Utc>,
     purged_at: Option<DateTime<Utc>>,
-) -> Value {
-    let mut body = match verdict {
-        Some(v) => render(v, id, true, true),
-        None => json!({ "id": id }),
-    };
-    body["status"] = json!(status);
-    body["created_at"] = json!(created_at.to_rfc3339());
+) -> Lookup {
+    let mut lookup = Lookup::new(
+        id,
+        status,
+        created_at.to_rfc3339(),
+        verdict.map(|v| verdict_body(v, id, true, false)),
+    );
     if let Some(at) = purged_at {
-        body["capture_purged_at"] = json!(at.to_rfc3339());
-        body["note"] =
-            json!("the capture was deleted (retention or on request); the verdict is kept");
+        lookup.capture_purged_at = Some(at.to_rfc3339());
+        lookup.note =
+            Some("the capture was deleted (retention or on request); the verdict is kept".into());
     }
-    body
+    lookup
 }
 
 /// A webhook event body (Standard Webhooks' recommended `type`/`timestamp`/`data` shape).
-pub fn event_body(event_type: &str, data: Value) -> String {
+pub fn event_body(event_type: &str, data: impl serde::Serialize) -> String {
     json!({
         "type": event_type,
         "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -183,6 +178,14 @@ pub fn event_body(event_type: &str, data: Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn render(row: &VerdictRow, id: i64, details: bool, return_id: bool) -> Value {
+        serde_json::to_value(verdict_body(row, id, details, return_id)).unwrap()
+    }
+
+    fn for_browser(row: &VerdictRow, details: bool, return_id: bool, threshold: f64) -> Value {
+        serde_json::to_value(render_for_browser(row, 9, details, return_id, threshold)).unwrap()
+    }
 
     fn row(valid: bool, code: Option<i16>) -> VerdictRow {
         VerdictRow {
@@ -244,7 +247,7 @@ mod tests {
             json!({ "capture_liveness": "For a positive result you must get 1, value achieved: 0.0.", "capture_signal": "nonce_fresh" }),
         );
         rejected.face_probability = Some(0.73);
-        let body = render_for_browser(&rejected, 9, true, true, 0.5);
+        let body = for_browser(&rejected, true, true, 0.5);
         assert_eq!(
             body,
             json!({ "valid": false, "error_code": 715, "message": "Attack detected in the sent image.",
@@ -253,7 +256,7 @@ mod tests {
                                           "capture_liveness": { "score": 0.0, "probability": 0.0 } } },
                     "id": 9 })
         );
-        let valid = render_for_browser(&row(true, None), 9, true, false, 0.99);
+        let valid = for_browser(&row(true, None), true, false, 0.99);
         assert_eq!(valid["api_response"]["face_liveness"]["probability"], 0.0);
         assert_eq!(valid["api_response"]["capture_liveness"]["score"], 1.0);
     }

@@ -13,6 +13,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{
     decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
+use liveness_contract::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 const ISSUER: &str = "liveness-producer";
@@ -182,10 +183,11 @@ impl FromRequestParts<AppState> for TenantId {
     ) -> Result<Self, Self::Rejection> {
         match Caller::from_request_parts(parts, state).await? {
             Caller::Tenant(id) => Ok(TenantId(id)),
-            Caller::Capture { .. } => Err(ApiError::Forbidden {
-                code: "insufficient_scope",
+            Caller::Capture { .. } => Err(ApiError::Refused {
+                code: ErrorCode::InsufficientScope,
                 message: "a capture token may only read the capture keys and submit its \
-                          session's capture; this route needs the tenant's own token",
+                          session's capture; this route needs the tenant's own token"
+                    .into(),
             }),
         }
     }

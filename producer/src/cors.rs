@@ -16,6 +16,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use liveness_contract::ErrorCode;
 use liveness_pipeline::origins::canonical;
 
 const ALLOW_METHODS: &str = "GET, POST";
@@ -24,12 +25,12 @@ const EXPOSE_HEADERS: &str = "location, retry-after";
 const PREFLIGHT_MAX_AGE_SECS: &str = "600";
 
 fn refused(origin: &str) -> ApiError {
-    ApiError::Forbidden {
-        code: "origin_not_allowed",
+    ApiError::Refused {
+        code: ErrorCode::OriginNotAllowed,
         message: if origin.is_empty() {
-            "a cross-origin request needs an Origin header"
+            "a cross-origin request needs an Origin header".into()
         } else {
-            "this web origin is not on the tenant's allowed origins (liveness tenant set --allow-origin)"
+            "this web origin is not on the tenant's allowed origins (liveness tenant set --allow-origin)".into()
         },
     }
 }

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use liveness_contract::{ErrorBody, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -12,24 +12,11 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("the access token has expired; request a new one")]
     TokenExpired,
+    /// A refusal whose code says it all (its status follows from the code).
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    Refused { code: ErrorCode, message: String },
     #[error("no such {0}")]
     NotFound(&'static str),
-    /// The resource exists but has nothing to give (404 with its own code).
-    #[error("{message}")]
-    Absent { code: &'static str, message: String },
-    #[error("{message}")]
-    Forbidden {
-        code: &'static str,
-        message: &'static str,
-    },
-    #[error("{message}")]
-    Gone { code: &'static str, message: String },
-    #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
-    #[error("{message}")]
-    Conflict { code: &'static str, message: String },
     #[error("the request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
     #[error("send {0}")]
@@ -51,40 +38,31 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest {
+    pub fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Refused {
             code,
             message: message.into(),
         }
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status_and_code().0
+        StatusCode::from_u16(self.code().status()).expect("error codes carry valid statuses")
     }
 
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
-            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Self::Absent { code, .. } => (StatusCode::NOT_FOUND, code),
-            Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
-            Self::Gone { code, .. } => (StatusCode::GONE, code),
-            Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-            Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            Self::IdempotencyConflict => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
-            }
-            Self::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
-            Self::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
-            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
-            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::TokenExpired => ErrorCode::TokenExpired,
+            Self::Refused { code, .. } => *code,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Self::IdempotencyConflict => ErrorCode::IdempotencyKeyReused,
+            Self::Unavailable { .. } => ErrorCode::ServiceUnavailable,
+            Self::Overloaded { .. } => ErrorCode::Overloaded,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::RequestTimeout(_) => ErrorCode::RequestTimeout,
+            Self::Internal => ErrorCode::InternalError,
         }
     }
 
@@ -99,19 +77,12 @@ impl ApiError {
         }
     }
 
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Unprocessable {
-            code,
-            message: message.into(),
-        }
-    }
-
     /// A JSON body that is missing, malformed or of the wrong shape.
     pub fn json(rejection: axum::extract::rejection::JsonRejection) -> Self {
         if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
             Self::UnsupportedMediaType("application/json")
         } else {
-            Self::bad_request("invalid_json", rejection.body_text())
+            Self::refused(ErrorCode::InvalidJson, rejection.body_text())
         }
     }
 
@@ -129,12 +100,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        let mut response = (
-            status,
-            Json(json!({ "error": code, "message": self.to_string() })),
-        )
-            .into_response();
+        let status = self.status();
+        let body = ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+        };
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

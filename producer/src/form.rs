@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use axum::extract::multipart::MultipartError;
 use axum::extract::Multipart;
 use axum::http::StatusCode;
+use liveness_contract::ErrorCode;
 
 /// The fields of the seed's request; anything else in the form is ignored.
 #[derive(Default)]
@@ -27,8 +28,8 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" | "" => Ok(false),
-        _ => Err(ApiError::bad_request(
-            "invalid_field",
+        _ => Err(ApiError::refused(
+            ErrorCode::InvalidField,
             format!("{name} must be true or false"),
         )),
     }
@@ -38,7 +39,10 @@ fn multipart_error(e: MultipartError, limit: usize) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::TooLarge { limit }
     } else {
-        ApiError::bad_request("invalid_multipart", format!("the form cannot be read: {e}"))
+        ApiError::refused(
+            ErrorCode::InvalidMultipart,
+            format!("the form cannot be read: {e}"),
+        )
     }
 }
 
@@ -54,11 +58,11 @@ pub async fn read_form(mut form: Multipart, limit: usize) -> Result<Submission, 
         let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
         let text = || -> Result<String, ApiError> {
             let t = std::str::from_utf8(&bytes).map_err(|_| {
-                ApiError::bad_request("invalid_field", format!("{name} must be text"))
+                ApiError::refused(ErrorCode::InvalidField, format!("{name} must be text"))
             })?;
             if t.contains('\0') {
-                return Err(ApiError::bad_request(
-                    "invalid_field",
+                return Err(ApiError::refused(
+                    ErrorCode::InvalidField,
                     format!("{name} must not contain NUL characters"),
                 ));
             }
@@ -68,8 +72,8 @@ pub async fn read_form(mut form: Multipart, limit: usize) -> Result<Submission, 
                 MAX_TEXT_FIELD
             };
             if t.len() > limit {
-                return Err(ApiError::bad_request(
-                    "invalid_field",
+                return Err(ApiError::refused(
+                    ErrorCode::InvalidField,
                     format!("{name} is longer than {limit} bytes"),
                 ));
             }
@@ -90,25 +94,21 @@ pub async fn read_form(mut form: Multipart, limit: usize) -> Result<Submission, 
     Ok(s)
 }
 
-#[derive(serde::Deserialize)]
-pub struct Credentials {
-    pub client_id: String,
-    pub client_secret: String,
-}
+pub use liveness_contract::api::Credentials;
 
 /// The token request's body, as JSON or as a URL-encoded form.
 pub fn credentials(content_type: &str, body: &[u8]) -> Result<Credentials, ApiError> {
     if content_type.starts_with("application/x-www-form-urlencoded") {
         serde_urlencoded::from_bytes(body).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_credentials_body",
+            ApiError::refused(
+                ErrorCode::InvalidCredentialsBody,
                 "client_id and client_secret are required",
             )
         })
     } else {
         serde_json::from_slice(body).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_credentials_body",
+            ApiError::refused(
+                ErrorCode::InvalidCredentialsBody,
                 "send {\"client_id\": ..., \"client_secret\": ...}",
             )
         })

@@ -18,11 +18,10 @@ mod waiter;
 pub use config::ProducerConfig;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::Router;
 use liveness_pipeline::queue::Publisher;
 use liveness_pipeline::storage::Storage;
-use routes::webhooks;
 use sqlx::PgPool;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -86,25 +85,12 @@ impl Application {
             disabled_tenants,
             metrics: metrics_layer::handle(),
         };
-        // What a browser page may call with a capture token, from an allowed origin.
-        let capture_routes = Router::new()
-            .route(
-                "/api/v3/biometrics/liveness/keys",
-                get(routes::sessions::keys).options(cors::preflight),
-            )
-            .route(
-                "/api/v3/biometrics/liveness/",
-                post(routes::liveness::submit).options(cors::preflight),
-            )
-            .route(
-                "/api/v3/biometrics/liveness",
-                post(routes::liveness::submit).options(cors::preflight),
-            )
-            // The path of the Liveness Plus web example's submit code, so it works unchanged.
-            .route(
-                "/api/v3/biometrics/nationals/",
-                post(routes::liveness::submit).options(cors::preflight),
-            )
+        let routes::Api {
+            capture,
+            tenant,
+            operations,
+        } = routes::api();
+        let capture_routes: Router<AppState> = Router::from(capture)
             // Inside the CORS check (the layer added last runs first), so a page can read a 429.
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -116,57 +102,7 @@ impl Application {
             ));
         let api = Router::new()
             .merge(capture_routes)
-            .route("/api/v3/auth/token", post(routes::token::issue))
-            .route(
-                "/api/v3/biometrics/liveness/sessions",
-                post(routes::sessions::create),
-            )
-            .route(
-                "/api/v3/biometrics/liveness/allowed-origins",
-                get(routes::origins::get_allowed).put(routes::origins::put_allowed),
-            )
-            .route(
-                "/api/v3/biometrics/liveness/{id}",
-                get(routes::liveness::lookup),
-            )
-            .route(
-                "/api/v3/biometrics/liveness/{id}/selfie",
-                get(routes::liveness::selfie),
-            )
-            .route(
-                "/api/v3/biometrics/liveness/{id}/capture",
-                delete(routes::liveness::purge_capture),
-            )
-            .route(
-                "/api/v3/webhooks/endpoints",
-                get(webhooks::list_endpoints).post(webhooks::create_endpoint),
-            )
-            .route(
-                "/api/v3/webhooks/endpoints/{id}",
-                delete(webhooks::disable_endpoint),
-            )
-            .route(
-                "/api/v3/webhooks/endpoints/{id}/enable",
-                post(webhooks::enable_endpoint),
-            )
-            .route(
-                "/api/v3/webhooks/endpoints/{id}/rotate",
-                post(webhooks::rotate_secret),
-            )
-            .route(
-                "/api/v3/webhooks/allowed-hosts",
-                get(webhooks::get_allowed_hosts).put(webhooks::put_allowed_hosts),
-            )
-            .route("/api/v3/webhooks/messages", get(webhooks::list_messages))
-            .route(
-                "/api/v3/webhooks/messages/{id}/attempts",
-                get(webhooks::list_attempts),
-            )
-            .route(
-                "/api/v3/webhooks/messages/{id}/redeliver",
-                post(webhooks::redeliver),
-            )
-            .route("/api/v3/openapi.json", get(openapi::document))
+            .merge(Router::from(tenant))
             .route(
                 "/demo",
                 get(|| async { axum::response::Redirect::permanent("/demo/") }),
@@ -179,9 +115,7 @@ impl Application {
         // Health, readiness and metrics stay answerable when the API is at its limit.
         let router = Router::new()
             .merge(api)
-            .route("/healthz", get(routes::health::healthz))
-            .route("/readyz", get(routes::health::readyz))
-            .route("/metrics", get(routes::health::metrics))
+            .merge(Router::from(operations))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 shedding::limit_duration,

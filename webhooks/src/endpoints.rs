@@ -23,7 +23,7 @@ pub enum EndpointError {
 }
 
 /// An endpoint as listed: never its secrets, which are shown once, when made.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Endpoint {
     pub id: i64,
     pub url: String,

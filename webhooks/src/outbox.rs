@@ -209,13 +209,15 @@ pub async fn record(
     Ok(Recorded::Applied)
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct MessageView {
+    /// The `webhook-id` header.
     pub id: String,
     pub transaction_id: i64,
     pub endpoint_id: i64,
     pub url: String,
     pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
     pub status: String,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
@@ -224,13 +226,14 @@ pub struct MessageView {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AttemptView {
     pub attempted_at: DateTime<Utc>,
     pub url: String,
     pub status_code: Option<i16>,
     pub latency_ms: f64,
     pub error: Option<String>,
+    /// `delivered`, `retry`, `failed` or `endpoint_disabled`.
     pub outcome: String,
 }
 

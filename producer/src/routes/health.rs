@@ -4,14 +4,23 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use liveness_contract::api::{Health, Readiness};
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(get, path = "/healthz", tag = "operations", summary = "The process is up",
+    responses((status = 200, description = "Up", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// Ready when PostgreSQL, RabbitMQ and the bucket all answer.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    summary = "Whether PostgreSQL, RabbitMQ and the bucket answer",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "A dependency does not answer", body = Readiness)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let database = sqlx::query("SELECT 1").execute(&state.db).await.is_ok();
     let broker = state.broker_ready().await;
     let storage = state.storage.ensure_bucket().await.is_ok();
@@ -23,10 +32,17 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     };
     (
         status,
-        Json(json!({ "ready": ready, "database": database, "broker": broker, "storage": storage })),
+        Json(Readiness {
+            ready,
+            database,
+            broker,
+            storage,
+        }),
     )
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus metrics",
+    responses((status = 200, description = "The text exposition format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> String {
     state.metrics.render()
 }

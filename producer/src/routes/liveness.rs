@@ -9,12 +9,14 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use liveness_contract::api::{Accepted, Lookup, Purged, SubmissionForm};
+use liveness_contract::ErrorCode;
+use liveness_contract::{ErrorBody, VerdictBody};
 use liveness_pipeline::queue::Job;
 use liveness_pipeline::retention;
 use liveness_pipeline::sessions::{self, Claim};
 use liveness_pipeline::transactions::{self, Inserted, NewTransaction, TransactionRow};
-use liveness_pipeline::verdict::{lookup_body, render, render_for_browser};
-use serde_json::{json, Value};
+use liveness_pipeline::verdict::{lookup_body, render_for_browser, verdict_body};
 use sha2::{Digest, Sha256};
 
 fn fingerprint(packet_sha256: &[u8], s: &Submission) -> Vec<u8> {
@@ -28,6 +30,13 @@ fn fingerprint(packet_sha256: &[u8], s: &Submission) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// Other paths of the submission: without the trailing slash, and the path of the Liveness
+/// Plus web example's submit code, so it works unchanged. Routed and documented from here.
+pub const SUBMIT_ALIASES: [&str; 2] = [
+    "/api/v3/biometrics/liveness",
+    "/api/v3/biometrics/nationals/",
+];
+
 /// How the verdict is shown: in full to the tenant's back end, coarsely to a browser.
 #[derive(Clone, Copy)]
 enum Audience {
@@ -35,6 +44,24 @@ enum Audience {
     Browser { face_threshold: f64 },
 }
 
+/// Submits a capture. The same handler serves [`SUBMIT_ALIASES`], documented alike.
+#[utoipa::path(post, path = "/api/v3/biometrics/liveness/", tag = "liveness",
+    summary = "Submit a capture; waits for the verdict unless asked to answer at once (202)",
+    description = "With a capture token: once per session, and the verdict shows outcomes (scores 1/0) and the kind of problem only.",
+    security(("bearer" = [])),
+    params(
+        ("Prefer" = Option<String>, Header, description = "`respond-async`: answer 202 at once"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters: a retry with the same key and request gets the same transaction")),
+    request_body(content = SubmissionForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The verdict (valid, or a rejection 700-715)", body = VerdictBody),
+        (status = 202, description = "Accepted; look it up later", body = Accepted,
+            headers(("Location" = String, description = "The transaction's lookup path"))),
+        (status = 400, description = "No encrypted_file (missing_file), a malformed field (invalid_field, invalid_multipart, invalid_header), not a capture packet (invalid_packet) or sealed to an unknown key (unknown_key); nothing was stored", body = ErrorBody),
+        (status = 409, description = "A capture token's session already has its capture (capture_already_submitted)", body = ErrorBody),
+        (status = 413, description = "Over MAX_BODY_BYTES (payload_too_large)", body = ErrorBody),
+        (status = 415, description = "Not multipart/form-data (unsupported_media_type)", body = ErrorBody),
+        (status = 422, description = "An Idempotency-Key reused for another request (idempotency_key_reused), or a webhook_url refused (webhook_url_refused, webhook_host_not_allowed, webhook_not_configured)", body = ErrorBody)))]
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
@@ -56,15 +83,15 @@ pub async fn submit(
         Caller::Tenant(_) => None,
         Caller::Capture { session, .. } => Some(session.as_str()),
     };
-    let form = form.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+    let form = form.map_err(|e| ApiError::refused(ErrorCode::InvalidMultipart, e.body_text()))?;
     let mut submission = read_form(form, state.config.max_body_bytes).await?;
     let packet = submission
         .encrypted_file
         .take()
         .filter(|p| !p.is_empty())
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "missing_file",
+            ApiError::refused(
+                ErrorCode::MissingFile,
                 "encrypted_file is required and must not be empty",
             )
         })?;
@@ -83,22 +110,26 @@ pub async fn submit(
         .map(|v| v.to_str().map(str::to_string))
         .transpose()
         .map_err(|_| {
-            ApiError::bad_request("invalid_header", "Idempotency-Key must be visible ASCII")
+            ApiError::refused(
+                ErrorCode::InvalidHeader,
+                "Idempotency-Key must be visible ASCII",
+            )
         })?;
     if idempotency_key
         .as_ref()
         .is_some_and(|k| k.is_empty() || k.len() > 255)
     {
-        return Err(ApiError::bad_request(
-            "invalid_header",
+        return Err(ApiError::refused(
+            ErrorCode::InvalidHeader,
             "Idempotency-Key must be 1-255 characters",
         ));
     }
     if let Some(url) = &submission.webhook_url {
         if session.is_some() {
-            return Err(ApiError::Forbidden {
-                code: "insufficient_scope",
-                message: "webhook_url is the back end's setting; a capture token cannot set it",
+            return Err(ApiError::Refused {
+                code: ErrorCode::InsufficientScope,
+                message: "webhook_url is the back end's setting; a capture token cannot set it"
+                    .into(),
             });
         }
         admit_override(&state, tenant, url).await?;
@@ -143,8 +174,8 @@ pub async fn submit(
         {
             Claim::Claimed => {}
             Claim::AlreadySubmitted => {
-                return Err(ApiError::Conflict {
-                    code: "capture_already_submitted",
+                return Err(ApiError::Refused {
+                    code: ErrorCode::CaptureAlreadySubmitted,
                     message: "this capture token has already submitted its capture; start a new \
                               session for another one"
                         .into(),
@@ -271,15 +302,15 @@ pub async fn submit(
 /// mistake and gets a 400 now, rather than an "attack" verdict later.
 fn check_header(state: &AppState, packet: &[u8]) -> Result<(), ApiError> {
     let header = liveness_capture::inspect_header(packet).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_packet",
+        ApiError::refused(
+            ErrorCode::InvalidPacket,
             format!("encrypted_file is not a capture packet: {e}"),
         )
     })?;
     let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
     if !state.config.capture_keys.accepts(header.key_id, now_ms) {
-        return Err(ApiError::bad_request(
-            "unknown_key",
+        return Err(ApiError::refused(
+            ErrorCode::UnknownKey,
             format!(
                 "encrypted_file is sealed to key id {:?}, which this service does not accept \
                  (never issued, or retired); seal to the first key of \
@@ -301,8 +332,8 @@ async fn admit_override(state: &AppState, tenant: i64, url: &str) -> Result<(), 
         .map_err(ApiError::database)?
         .ok_or(ApiError::Unauthorized("this client is disabled"))?;
     if !settings.webhook_allowed_hosts.contains(&host) {
-        return Err(ApiError::unprocessable(
-            "webhook_host_not_allowed",
+        return Err(ApiError::refused(
+            ErrorCode::WebhookHostNotAllowed,
             format!("webhook_url host {host:?} is not in this client's allowed hosts"),
         ));
     }
@@ -310,8 +341,8 @@ async fn admit_override(state: &AppState, tenant: i64, url: &str) -> Result<(), 
         .await
         .map_err(ApiError::database)?
     {
-        return Err(ApiError::unprocessable(
-            "webhook_not_configured",
+        return Err(ApiError::refused(
+            ErrorCode::WebhookNotConfigured,
             "register a webhook endpoint first: its secret signs the events sent to webhook_url",
         ));
     }
@@ -345,7 +376,10 @@ fn accepted(id: i64, status: &str) -> Response {
     (
         StatusCode::ACCEPTED,
         [("location", location)],
-        Json(json!({ "id": id, "status": status })),
+        Json(Accepted {
+            id,
+            status: status.to_owned(),
+        }),
     )
         .into_response()
 }
@@ -375,7 +409,7 @@ async fn wait_and_render(
     state.waiters.forget(id);
     Ok(match verdict {
         Some(v) => Json(match audience {
-            Audience::BackEnd => render(&v, id, details, return_id),
+            Audience::BackEnd => verdict_body(&v, id, details, return_id),
             Audience::Browser { face_threshold } => {
                 render_for_browser(&v, id, details, return_id, face_threshold)
             }
@@ -385,11 +419,18 @@ async fn wait_and_render(
     })
 }
 
+#[utoipa::path(get, path = "/api/v3/biometrics/liveness/{id}", tag = "liveness",
+    summary = "A transaction: its status and, once judged, its verdict in full",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The transaction id")),
+    responses(
+        (status = 200, description = "The transaction", body = Lookup),
+        (status = 404, description = "No such transaction for this client (not_found)", body = ErrorBody)))]
 pub async fn lookup(
     State(state): State<AppState>,
     TenantId(tenant): TenantId,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Lookup>, ApiError> {
     // Any id that is not ours, malformed included, is simply not found.
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound("transaction"))?;
     let row = transactions::get(&state.db, tenant, id)
@@ -410,11 +451,19 @@ pub async fn lookup(
 
 /// `DELETE /api/v3/biometrics/liveness/{id}/capture`: deletes the sealed capture now (a
 /// data-subject request); the verdict stays and lookups say the capture is gone.
+#[utoipa::path(delete, path = "/api/v3/biometrics/liveness/{id}/capture", tag = "liveness",
+    summary = "Delete the sealed capture now (data-subject request); the verdict stays",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The transaction id")),
+    responses(
+        (status = 200, description = "Deleted (or already gone)", body = Purged),
+        (status = 404, description = "No such transaction for this client (not_found)", body = ErrorBody),
+        (status = 409, description = "Still being judged (not_finished)", body = ErrorBody)))]
 pub async fn purge_capture(
     State(state): State<AppState>,
     TenantId(tenant): TenantId,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Purged>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound("transaction"))?;
     let retention::TargetState { target, purged } = retention::target(&state.db, tenant, id)
         .await
@@ -422,8 +471,8 @@ pub async fn purge_capture(
         .ok_or(ApiError::NotFound("transaction"))?;
     if !purged {
         if matches!(target.status.as_str(), "queued" | "processing") {
-            return Err(ApiError::Conflict {
-                code: "not_finished",
+            return Err(ApiError::Refused {
+                code: ErrorCode::NotFinished,
                 message: "the capture is still being judged; delete it once the verdict is in"
                     .into(),
             });
@@ -450,15 +499,24 @@ pub async fn purge_capture(
         .await
         .map_err(ApiError::database)?
         .ok_or(ApiError::NotFound("transaction"))?;
-    Ok(Json(json!({
-        "id": id,
-        "capture_purged_at": row.purged_at.map(|at| at.to_rfc3339()),
-    })))
+    Ok(Json(Purged {
+        id,
+        capture_purged_at: row.purged_at.map(|at| at.to_rfc3339()),
+    }))
 }
 
 /// `GET /api/v3/biometrics/liveness/{id}/selfie`: the image the server chose as the selfie
 /// (the middle sealed frame, exactly as sealed and judged), for face matching by the tenant's
 /// back end. Kept encrypted at rest; decrypted here only for the tenant that owns it.
+#[utoipa::path(get, path = "/api/v3/biometrics/liveness/{id}/selfie", tag = "liveness",
+    summary = "The selfie the server chose (the middle sealed frame, exactly as judged), for face matching",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The transaction id")),
+    responses(
+        (status = 200, description = "The frame (JPEG bytes)", body = String, content_type = "image/jpeg"),
+        (status = 404, description = "No such transaction for this client (not_found), or no selfie: the packet did not open (no_selfie)", body = ErrorBody),
+        (status = 409, description = "Still being judged (not_finished)", body = ErrorBody),
+        (status = 410, description = "Deleted with the capture (capture_purged)", body = ErrorBody)))]
 pub async fn selfie(
     State(state): State<AppState>,
     TenantId(tenant): TenantId,
@@ -470,20 +528,20 @@ pub async fn selfie(
         .map_err(ApiError::database)?
         .ok_or(ApiError::NotFound("transaction"))?;
     if row.purged_at.is_some() {
-        return Err(ApiError::Gone {
-            code: "capture_purged",
+        return Err(ApiError::Refused {
+            code: ErrorCode::CapturePurged,
             message: "the capture and its selfie were deleted (retention or on request)".into(),
         });
     }
     if matches!(row.status.as_str(), "queued" | "processing") {
-        return Err(ApiError::Conflict {
-            code: "not_finished",
+        return Err(ApiError::Refused {
+            code: ErrorCode::NotFinished,
             message: "the capture is still being judged; the selfie is there with the verdict"
                 .into(),
         });
     }
-    let key = row.selfie_key.ok_or_else(|| ApiError::Absent {
-        code: "no_selfie",
+    let key = row.selfie_key.ok_or_else(|| ApiError::Refused {
+        code: ErrorCode::NoSelfie,
         message: "this capture has no selfie: its packet did not open, or its middle frame is \
                   not an image"
             .into(),

@@ -7,33 +7,43 @@ use crate::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use liveness_contract::api::Origins;
+use liveness_contract::ErrorBody;
+use liveness_contract::ErrorCode;
 
-#[derive(Deserialize)]
-pub struct AllowedOrigins {
-    origins: Vec<String>,
-}
-
+#[utoipa::path(get, path = "/api/v3/biometrics/liveness/allowed-origins", tag = "capture",
+    summary = "Web origins whose pages may use this tenant's capture tokens (CORS)",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The origins", body = Origins)))]
 pub async fn get_allowed(
     State(state): State<AppState>,
     TenantId(tenant): TenantId,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Origins>, ApiError> {
     let tenant = liveness_pipeline::tenants::get(&state.db, tenant)
         .await
         .map_err(ApiError::database)?
         .ok_or(ApiError::Unauthorized("this client is disabled"))?;
-    Ok(Json(json!({ "origins": tenant.allowed_origins })))
+    Ok(Json(Origins {
+        origins: tenant.allowed_origins,
+    }))
 }
 
+#[utoipa::path(put, path = "/api/v3/biometrics/liveness/allowed-origins", tag = "capture",
+    summary = "Replace the allowed origins (canonicalised: lower case, default port dropped)",
+    security(("bearer" = [])),
+    request_body = Origins,
+    responses(
+        (status = 200, description = "The origins now allowed", body = Origins),
+        (status = 400, description = "Malformed body (invalid_json), or an origin that cannot be allowed (invalid_origins)", body = ErrorBody),
+        (status = 415, description = "Not JSON (unsupported_media_type)", body = ErrorBody)))]
 pub async fn put_allowed(
     State(state): State<AppState>,
     TenantId(tenant): TenantId,
-    body: Result<Json<AllowedOrigins>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+    body: Result<Json<Origins>, JsonRejection>,
+) -> Result<Json<Origins>, ApiError> {
     let Json(body) = body.map_err(ApiError::json)?;
     let origins = liveness_pipeline::origins::canonical_list(&body.origins)
-        .map_err(|e| ApiError::bad_request("invalid_origins", e.to_string()))?;
+        .map_err(|e| ApiError::refused(ErrorCode::InvalidOrigins, e.to_string()))?;
     liveness_pipeline::tenants::set_allowed_origins(&state.db, tenant, &origins)
         .await
         .map_err(ApiError::database)?;

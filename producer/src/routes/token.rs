@@ -6,16 +6,26 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Extensions, HeaderMap};
 use axum::Json;
+use liveness_contract::api::{Credentials, Token};
+use liveness_contract::ErrorBody;
 use liveness_pipeline::tenants::{self, Tenant};
-use serde_json::{json, Value};
 use std::net::{IpAddr, Ipv6Addr};
 
+#[utoipa::path(post, path = "/api/v3/auth/token", tag = "auth",
+    summary = "Exchange client credentials for a short-lived access token",
+    request_body(content(
+        (Credentials = "application/json"),
+        (Credentials = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "A tenant token", body = Token),
+        (status = 400, description = "No client_id and client_secret (invalid_credentials_body)", body = ErrorBody),
+        (status = 401, description = "Unknown client or wrong secret (unauthorized)", body = ErrorBody)))]
 pub async fn issue(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Token>, ApiError> {
     let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -32,11 +42,11 @@ pub async fn issue(
         .admit_token_request(peer, &credentials.client_id)?;
     let tenant = authenticate(&state, &credentials.client_id, credentials.client_secret).await?;
     let ttl = state.config.jwt_ttl.as_secs() as i64;
-    Ok(Json(json!({
-        "access_token": crate::auth::issue(&state.config.jwt_keys, tenant.id, ttl),
-        "token_type": "Bearer",
-        "expires_in": ttl,
-    })))
+    Ok(Json(Token {
+        access_token: crate::auth::issue(&state.config.jwt_keys, tenant.id, ttl),
+        token_type: "Bearer".into(),
+        expires_in: ttl,
+    }))
 }
 
 /// The enabled tenant these credentials name. An unknown client id costs the same Argon2
