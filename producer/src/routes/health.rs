@@ -12,7 +12,10 @@ pub async fn healthz() -> Json<Value> {
 
 /// Ready when PostgreSQL, RabbitMQ and the bucket all answer.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database = sqlx::query("SELECT 1").execute(&state.db).await.is_ok();
+    let database = sqlx::query_scalar!("SELECT 1")
+        .fetch_one(&state.db)
+        .await
+        .is_ok();
     let broker = state.broker_ready().await;
     let storage = state.storage.ensure_bucket().await.is_ok();
     let ready = database && broker && storage;
