@@ -4,6 +4,8 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*
 COPY . .
+# sqlx's query macros read the schema from the committed .sqlx/: no database at build time.
+ENV SQLX_OFFLINE=true
 RUN scripts/fetch-models \
  && cargo build --release --locked --workspace --bins \
  && mkdir -p /out/bin /out/models \

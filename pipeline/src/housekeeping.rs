@@ -20,17 +20,16 @@ pub async fn try_lock(
     key: i64,
 ) -> Result<Option<PoolConnection<Postgres>>, sqlx::Error> {
     let mut connection = pool.acquire().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(key)
+    let locked = sqlx::query_scalar!(r#"SELECT pg_try_advisory_lock($1) AS "locked!""#, key)
         .fetch_one(&mut *connection)
         .await?;
     Ok(locked.then_some(connection))
 }
 
 pub async fn unlock(mut connection: PoolConnection<Postgres>, key: i64) {
-    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(key)
-        .execute(&mut *connection)
+    // Whether PostgreSQL held the lock does not matter here, only that it answered.
+    let unlocked = sqlx::query_scalar!("SELECT pg_advisory_unlock($1)", key)
+        .fetch_one(&mut *connection)
         .await;
     if unlocked.is_err() {
         // Never hand a connection that may still hold the lock back to the pool.
@@ -72,29 +71,31 @@ pub async fn stuck(
     stale: Duration,
     limit: i64,
 ) -> Result<Vec<Stuck>, sqlx::Error> {
-    sqlx::query_as::<_, Stuck>(
-        "SELECT id, tenant_id, status::text AS status, attempts, created_at, updated_at, published_at
-         FROM transactions
-         WHERE status IN ('queued', 'processing')
-           AND ((status = 'queued' AND published_at IS NULL AND created_at < now() - $1)
-             OR (status = 'processing' AND updated_at < now() - $2))
-         ORDER BY created_at
-         LIMIT $3",
+    sqlx::query_as!(
+        Stuck,
+        r#"SELECT id, tenant_id, status::text AS "status!", attempts, created_at, updated_at, published_at
+           FROM transactions
+           WHERE status IN ('queued', 'processing')
+             AND ((status = 'queued' AND published_at IS NULL AND created_at < now() - $1::interval)
+               OR (status = 'processing' AND updated_at < now() - $2::interval))
+           ORDER BY created_at
+           LIMIT $3"#,
+        // chrono's Duration encodes as an INTERVAL; the macros only name PgInterval for one.
+        interval(grace) as _,
+        interval(stale) as _,
+        limit
     )
-    .bind(interval(grace))
-    .bind(interval(stale))
-    .bind(limit)
     .fetch_all(pool)
     .await
 }
 
 /// Records that these transactions' jobs were published again.
 pub async fn mark_republished(pool: &PgPool, ids: &[i64]) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE transactions SET published_at = now(), reconciled_at = now(), updated_at = now()
          WHERE id = ANY($1) AND status IN ('queued', 'processing')",
+        ids
     )
-    .bind(ids)
     .execute(pool)
     .await?;
     Ok(())
@@ -109,15 +110,15 @@ pub async fn delete_expired_sessions(
     keep: Duration,
     batch: i64,
 ) -> Result<u64, sqlx::Error> {
-    let deleted = sqlx::query(
+    let deleted = sqlx::query!(
         "DELETE FROM capture_sessions WHERE nonce IN (
              SELECT nonce FROM capture_sessions
-             WHERE expires_at < LEAST(now() - $1,
+             WHERE expires_at < LEAST(now() - $1::interval,
                    (SELECT min(created_at) FROM transactions WHERE status IN ('queued', 'processing')))
              LIMIT $2)",
+        interval(keep) as _,
+        batch
     )
-    .bind(interval(keep))
-    .bind(batch)
     .execute(pool)
     .await?;
     Ok(deleted.rows_affected())
@@ -133,15 +134,15 @@ pub async fn delete_old_digests(
     window: Duration,
     batch: i64,
 ) -> Result<u64, sqlx::Error> {
-    let deleted = sqlx::query(
+    let deleted = sqlx::query!(
         "DELETE FROM capture_digests WHERE (kind, digest) IN (
              SELECT kind, digest FROM capture_digests
              WHERE first_seen_at < LEAST(now(),
-                   (SELECT min(created_at) FROM transactions WHERE status IN ('queued', 'processing'))) - $1
+                   (SELECT min(created_at) FROM transactions WHERE status IN ('queued', 'processing'))) - $1::interval
              LIMIT $2)",
+        interval(window) as _,
+        batch
     )
-    .bind(interval(window))
-    .bind(batch)
     .execute(pool)
     .await?;
     Ok(deleted.rows_affected())
@@ -151,15 +152,15 @@ pub async fn delete_old_digests(
 /// `failed`) of these transactions and queues them again, so the next attempt judges them.
 /// Their earlier `liveness.failed` events stay delivered; the new verdict sends its own.
 pub async fn reopen_failed(pool: &PgPool, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "WITH t AS (
              UPDATE transactions SET status = 'queued', updated_at = now()
              WHERE id = ANY($1) AND status = 'failed' AND purged_at IS NULL
              RETURNING id
          )
          DELETE FROM verdicts WHERE transaction_id IN (SELECT id FROM t) RETURNING transaction_id",
+        ids
     )
-    .bind(ids)
     .fetch_all(pool)
     .await
 }

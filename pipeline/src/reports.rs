@@ -1,6 +1,8 @@
 //! Reads of the reporting views (migrations/20261128000003_reporting.sql, docs/reporting.md),
 //! for `liveness report`. Each function takes the same [`Filter`]; the SQL is fixed and every
-//! filter is a `$n IS NULL OR ...` clause, since sqlx only takes static queries.
+//! filter is a `$n IS NULL OR ...` clause, so that sqlx checks each query at compile time.
+//! View columns are all nullable to PostgreSQL: `"col!"` marks those the views never leave
+//! NULL.
 //!
 //! Time ranges are half-open, `[since, until)`. Fraud attempts are filtered on `decided_at`;
 //! the daily views hold whole UTC days, and a day is kept when it overlaps the range.
@@ -116,28 +118,27 @@ pub struct DailyLatency {
     pub worker_p99_ms: Option<f64>,
 }
 
-/// The filter of the daily views: $1 tenant id, $2 tenant name, $3 since, $4 until.
-macro_rules! daily_filter {
-    () => {
-        " WHERE ($1::bigint IS NULL OR tenant_id = $1)
-            AND ($2::text IS NULL OR tenant_name = $2)
-            AND ($3::timestamptz IS NULL OR day >= ($3::timestamptz AT TIME ZONE 'UTC')::date)
-            AND ($4::timestamptz IS NULL OR day < ($4::timestamptz AT TIME ZONE 'UTC'))"
-    };
-}
-
-async fn daily<T>(pool: &PgPool, sql: &'static str, filter: &Filter) -> Result<Vec<T>, sqlx::Error>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
-{
-    let tenant = filter.tenant.as_ref();
-    sqlx::query_as::<_, T>(sql)
-        .bind(tenant.and_then(TenantRef::id))
-        .bind(tenant.and_then(TenantRef::name))
-        .bind(filter.since)
-        .bind(filter.until)
-        .fetch_all(pool)
+/// One daily view's rows: `$select` (its columns and `FROM`) and `$order` are string literals
+/// around the filter, $1 tenant id, $2 tenant name, $3 since, $4 until.
+macro_rules! daily {
+    ($pool:expr, $filter:expr, $out:path, $select:literal, $order:literal) => {{
+        let tenant = $filter.tenant.as_ref();
+        sqlx::query_as!(
+            $out,
+            $select
+                + " WHERE ($1::bigint IS NULL OR tenant_id = $1)
+                     AND ($2::text IS NULL OR tenant_name = $2)
+                     AND ($3::timestamptz IS NULL OR day >= ($3::timestamptz AT TIME ZONE 'UTC')::date)
+                     AND ($4::timestamptz IS NULL OR day < ($4::timestamptz AT TIME ZONE 'UTC'))"
+                + $order,
+            tenant.and_then(TenantRef::id),
+            tenant.and_then(TenantRef::name),
+            $filter.since,
+            $filter.until,
+        )
+        .fetch_all($pool)
         .await
+    }};
 }
 
 /// Fails when the filter names a tenant that does not exist, so that a typo does not read
@@ -146,12 +147,13 @@ pub async fn check_tenant(pool: &PgPool, filter: &Filter) -> Result<(), ReportEr
     let Some(tenant) = &filter.tenant else {
         return Ok(());
     };
-    let found: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1 OR name = $2)")
-            .bind(tenant.id())
-            .bind(tenant.name())
-            .fetch_one(pool)
-            .await?;
+    let found = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1 OR name = $2) AS "found!""#,
+        tenant.id(),
+        tenant.name()
+    )
+    .fetch_one(pool)
+    .await?;
     if found {
         Ok(())
     } else {
@@ -164,20 +166,23 @@ pub async fn fraud_attempts(
     filter: &Filter,
 ) -> Result<Vec<FraudAttempt>, sqlx::Error> {
     let tenant = filter.tenant.as_ref();
-    sqlx::query_as::<_, FraudAttempt>(
-        "SELECT transaction_id, tenant_id, tenant_name, submitted_at, decided_at, fired,
-                face_probability, capture_score, capture_probability
-         FROM fraud_attempts
-         WHERE ($1::bigint IS NULL OR tenant_id = $1)
-           AND ($2::text IS NULL OR tenant_name = $2)
-           AND ($3::timestamptz IS NULL OR decided_at >= $3)
-           AND ($4::timestamptz IS NULL OR decided_at < $4)
-         ORDER BY decided_at, transaction_id",
+    sqlx::query_as!(
+        FraudAttempt,
+        r#"SELECT transaction_id AS "transaction_id!", tenant_id AS "tenant_id!",
+                  tenant_name AS "tenant_name!", submitted_at AS "submitted_at!",
+                  decided_at AS "decided_at!", fired AS "fired!",
+                  face_probability, capture_score, capture_probability
+           FROM fraud_attempts
+           WHERE ($1::bigint IS NULL OR tenant_id = $1)
+             AND ($2::text IS NULL OR tenant_name = $2)
+             AND ($3::timestamptz IS NULL OR decided_at >= $3)
+             AND ($4::timestamptz IS NULL OR decided_at < $4)
+           ORDER BY decided_at, transaction_id"#,
+        tenant.and_then(TenantRef::id),
+        tenant.and_then(TenantRef::name),
+        filter.since,
+        filter.until,
     )
-    .bind(tenant.and_then(TenantRef::id))
-    .bind(tenant.and_then(TenantRef::name))
-    .bind(filter.since)
-    .bind(filter.until)
     .fetch_all(pool)
     .await
 }
@@ -186,51 +191,63 @@ pub async fn daily_outcomes(
     pool: &PgPool,
     filter: &Filter,
 ) -> Result<Vec<DailyOutcome>, sqlx::Error> {
-    const SQL: &str = concat!(
-        "SELECT day, tenant_id, tenant_name, outcome, error_code, verdicts FROM daily_outcomes",
-        daily_filter!(),
+    daily!(
+        pool,
+        filter,
+        DailyOutcome,
+        r#"SELECT day AS "day!", tenant_id AS "tenant_id!", tenant_name AS "tenant_name!",
+                  outcome AS "outcome!", error_code, verdicts AS "verdicts!"
+           FROM daily_outcomes"#,
         " ORDER BY day, tenant_id, error_code NULLS FIRST"
-    );
-    daily(pool, SQL, filter).await
+    )
 }
 
 pub async fn daily_attack_rate(
     pool: &PgPool,
     filter: &Filter,
 ) -> Result<Vec<DailyAttackRate>, sqlx::Error> {
-    const SQL: &str = concat!(
-        "SELECT day, tenant_id, tenant_name, total, live, attacks, rejected_quality,
-                service_failures, attack_rate
-         FROM daily_attack_rate",
-        daily_filter!(),
+    daily!(
+        pool,
+        filter,
+        DailyAttackRate,
+        r#"SELECT day AS "day!", tenant_id AS "tenant_id!", tenant_name AS "tenant_name!",
+                  total AS "total!", live AS "live!", attacks AS "attacks!",
+                  rejected_quality AS "rejected_quality!", service_failures AS "service_failures!",
+                  attack_rate AS "attack_rate!"
+           FROM daily_attack_rate"#,
         " ORDER BY day, tenant_id"
-    );
-    daily(pool, SQL, filter).await
+    )
 }
 
 pub async fn capture_signal_frequencies(
     pool: &PgPool,
     filter: &Filter,
 ) -> Result<Vec<SignalFrequency>, sqlx::Error> {
-    const SQL: &str = concat!(
-        "SELECT day, tenant_id, tenant_name, signal, evaluated, failed, fired, failure_rate
-         FROM capture_signal_frequencies",
-        daily_filter!(),
+    daily!(
+        pool,
+        filter,
+        SignalFrequency,
+        r#"SELECT day AS "day!", tenant_id AS "tenant_id!", tenant_name AS "tenant_name!",
+                  signal AS "signal!", evaluated AS "evaluated!", failed AS "failed!",
+                  fired AS "fired!", failure_rate AS "failure_rate!"
+           FROM capture_signal_frequencies"#,
         " ORDER BY day, tenant_id, failed DESC, signal"
-    );
-    daily(pool, SQL, filter).await
+    )
 }
 
 pub async fn daily_latency(
     pool: &PgPool,
     filter: &Filter,
 ) -> Result<Vec<DailyLatency>, sqlx::Error> {
-    const SQL: &str = concat!(
-        "SELECT day, tenant_id, tenant_name, verdicts, latency_p50_ms, latency_p95_ms,
-                latency_p99_ms, worker_p50_ms, worker_p95_ms, worker_p99_ms
-         FROM daily_latency",
-        daily_filter!(),
+    daily!(
+        pool,
+        filter,
+        DailyLatency,
+        r#"SELECT day AS "day!", tenant_id AS "tenant_id!", tenant_name AS "tenant_name!",
+                  verdicts AS "verdicts!", latency_p50_ms AS "latency_p50_ms!",
+                  latency_p95_ms AS "latency_p95_ms!", latency_p99_ms AS "latency_p99_ms!",
+                  worker_p50_ms, worker_p95_ms, worker_p99_ms
+           FROM daily_latency"#,
         " ORDER BY day, tenant_id"
-    );
-    daily(pool, SQL, filter).await
+    )
 }

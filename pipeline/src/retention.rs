@@ -46,15 +46,16 @@ pub struct Target {
 
 /// Transactions past their tenant's retention period and not yet purged, oldest first.
 pub async fn expired(pool: &PgPool, limit: i64) -> Result<Vec<Target>, sqlx::Error> {
-    sqlx::query_as::<_, Target>(
-        "SELECT t.id, t.tenant_id, t.status::text AS status, t.s3_bucket, t.packet_key,
-                t.legacy_selfie_key, t.citizen_id, t.device
-         FROM transactions t JOIN tenants n ON n.id = t.tenant_id
-         WHERE t.purged_at IS NULL AND t.created_at < now() - make_interval(days => n.retention_days)
-         ORDER BY t.created_at
-         LIMIT $1",
+    sqlx::query_as!(
+        Target,
+        r#"SELECT t.id, t.tenant_id, t.status::text AS "status!", t.s3_bucket, t.packet_key,
+                  t.legacy_selfie_key, t.citizen_id, t.device
+           FROM transactions t JOIN tenants n ON n.id = t.tenant_id
+           WHERE t.purged_at IS NULL AND t.created_at < now() - make_interval(days => n.retention_days)
+           ORDER BY t.created_at
+           LIMIT $1"#,
+        limit
     )
-    .bind(limit)
     .fetch_all(pool)
     .await
 }
@@ -72,15 +73,28 @@ pub async fn target(
     tenant_id: i64,
     id: i64,
 ) -> Result<Option<TargetState>, sqlx::Error> {
-    sqlx::query_as::<_, TargetState>(
-        "SELECT id, tenant_id, status::text AS status, s3_bucket, packet_key,
-                legacy_selfie_key, citizen_id, device, purged_at IS NOT NULL AS purged
-         FROM transactions WHERE tenant_id = $1 AND id = $2",
+    let row = sqlx::query!(
+        r#"SELECT id, tenant_id, status::text AS "status!", s3_bucket, packet_key,
+                  legacy_selfie_key, citizen_id, device, purged_at IS NOT NULL AS "purged!"
+           FROM transactions WHERE tenant_id = $1 AND id = $2"#,
+        tenant_id,
+        id
     )
-    .bind(tenant_id)
-    .bind(id)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.map(|r| TargetState {
+        target: Target {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            status: r.status,
+            s3_bucket: r.s3_bucket,
+            packet_key: r.packet_key,
+            legacy_selfie_key: r.legacy_selfie_key,
+            citizen_id: r.citizen_id,
+            device: r.device,
+        },
+        purged: r.purged,
+    }))
 }
 
 /// Deletes the capture's objects, then in one statement: replaces the identifying request
@@ -105,7 +119,7 @@ pub async fn purge(
         storage.delete_from(&target.s3_bucket, key).await?;
         deleted += 1;
     }
-    let recorded = sqlx::query(
+    let recorded = sqlx::query!(
         "WITH t AS (
              UPDATE transactions
              SET purged_at = now(), updated_at = now(),
@@ -122,12 +136,12 @@ pub async fn purge(
          )
          INSERT INTO purges (transaction_id, tenant_id, reason, objects_deleted)
          SELECT id, tenant_id, $2, $3 FROM t",
+        target.id,
+        reason.as_str(),
+        deleted,
+        pseudonym_of(key, target.tenant_id, &target.citizen_id),
+        pseudonym_of(key, target.tenant_id, &target.device),
     )
-    .bind(target.id)
-    .bind(reason.as_str())
-    .bind(deleted)
-    .bind(pseudonym_of(key, target.tenant_id, &target.citizen_id))
-    .bind(pseudonym_of(key, target.tenant_id, &target.device))
     .execute(pool)
     .await?;
     Ok(recorded.rows_affected() == 1)
@@ -152,13 +166,14 @@ pub async fn rekey_legacy_pseudonyms(
         citizen_id: Option<String>,
         device: Option<String>,
     }
-    let rows = sqlx::query_as::<_, Legacy>(
+    let rows = sqlx::query_as!(
+        Legacy,
         "SELECT id, tenant_id, citizen_id, device FROM transactions
          WHERE purged_at IS NOT NULL
            AND (citizen_id LIKE 'sha256:%' OR device LIKE 'sha256:%')
          ORDER BY id LIMIT $1",
+        batch
     )
-    .bind(batch)
     .fetch_all(pool)
     .await?;
     let rekey = |tenant_id, value: Option<String>| {
@@ -170,16 +185,16 @@ pub async fn rekey_legacy_pseudonyms(
     let mut changed = 0;
     for row in rows {
         // Compared with what was read, so a concurrent run never rekeys a value twice.
-        let done = sqlx::query(
+        let done = sqlx::query!(
             "UPDATE transactions SET citizen_id = $2, device = $3
              WHERE id = $1 AND citizen_id IS NOT DISTINCT FROM $4
                AND device IS NOT DISTINCT FROM $5",
+            row.id,
+            rekey(row.tenant_id, row.citizen_id.clone()),
+            rekey(row.tenant_id, row.device.clone()),
+            row.citizen_id.as_deref(),
+            row.device.as_deref(),
         )
-        .bind(row.id)
-        .bind(rekey(row.tenant_id, row.citizen_id.clone()))
-        .bind(rekey(row.tenant_id, row.device.clone()))
-        .bind(&row.citizen_id)
-        .bind(&row.device)
         .execute(pool)
         .await?;
         changed += done.rows_affected();

@@ -18,12 +18,13 @@ pub async fn create(
     ttl: chrono::Duration,
 ) -> Result<Session, sqlx::Error> {
     let nonce = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>());
-    let expires_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO capture_sessions (nonce, tenant_id, expires_at) VALUES ($1, $2, now() + $3) RETURNING expires_at",
+    let expires_at: DateTime<Utc> = sqlx::query_scalar!(
+        "INSERT INTO capture_sessions (nonce, tenant_id, expires_at) VALUES ($1, $2, now() + $3::interval) RETURNING expires_at",
+        nonce,
+        tenant_id,
+        // chrono's Duration encodes as an INTERVAL; the macros only name PgInterval for one.
+        ttl as _,
     )
-    .bind(&nonce)
-    .bind(tenant_id)
-    .bind(ttl)
     .fetch_one(pool)
     .await?;
     Ok(Session { nonce, expires_at })
@@ -35,11 +36,11 @@ pub async fn get(
     tenant_id: i64,
     nonce: &str,
 ) -> Result<Option<Session>, sqlx::Error> {
-    let expires_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+    let expires_at: Option<DateTime<Utc>> = sqlx::query_scalar!(
         "SELECT expires_at FROM capture_sessions WHERE nonce = $1 AND tenant_id = $2 AND expires_at > now()",
+        nonce,
+        tenant_id
     )
-    .bind(nonce)
-    .bind(tenant_id)
     .fetch_optional(pool)
     .await?;
     Ok(expires_at.map(|expires_at| Session {
@@ -62,23 +63,23 @@ pub enum Claim {
 /// Marks the session's one submission as taken, atomically: of two concurrent submissions
 /// with one capture token, exactly one gets [`Claim::Claimed`].
 pub async fn claim(pool: &PgPool, tenant_id: i64, nonce: &str) -> Result<Claim, sqlx::Error> {
-    let claimed = sqlx::query(
+    let claimed = sqlx::query!(
         "UPDATE capture_sessions SET submitted_at = now()
          WHERE nonce = $1 AND tenant_id = $2 AND submitted_at IS NULL AND expires_at > now()",
+        nonce,
+        tenant_id
     )
-    .bind(nonce)
-    .bind(tenant_id)
     .execute(pool)
     .await?;
     if claimed.rows_affected() == 1 {
         return Ok(Claim::Claimed);
     }
-    let submitted: Option<bool> = sqlx::query_scalar(
-        "SELECT submitted_at IS NOT NULL FROM capture_sessions
-         WHERE nonce = $1 AND tenant_id = $2 AND expires_at > now()",
+    let submitted: Option<bool> = sqlx::query_scalar!(
+        r#"SELECT submitted_at IS NOT NULL AS "submitted!" FROM capture_sessions
+           WHERE nonce = $1 AND tenant_id = $2 AND expires_at > now()"#,
+        nonce,
+        tenant_id
     )
-    .bind(nonce)
-    .bind(tenant_id)
     .fetch_optional(pool)
     .await?;
     Ok(match submitted {
@@ -90,11 +91,11 @@ pub async fn claim(pool: &PgPool, tenant_id: i64, nonce: &str) -> Result<Claim, 
 /// Gives the claim back when the submission was not stored or not queued: the browser's
 /// retry is then a new first submission.
 pub async fn release(pool: &PgPool, tenant_id: i64, nonce: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE capture_sessions SET submitted_at = NULL WHERE nonce = $1 AND tenant_id = $2",
+        nonce,
+        tenant_id
     )
-    .bind(nonce)
-    .bind(tenant_id)
     .execute(pool)
     .await?;
     Ok(())
@@ -126,27 +127,28 @@ impl NonceStore for PgCaptureStores<'_> {
             return Ok(NonceCheck::Unknown);
         }
         // Consume atomically: of two concurrent submissions with one nonce, exactly one wins.
-        let consumed = sqlx::query(
+        let consumed = sqlx::query!(
             "UPDATE capture_sessions SET used_at = $4, used_by = $3
              WHERE nonce = $1 AND tenant_id = $2 AND used_at IS NULL AND expires_at > $4",
+            nonce,
+            self.tenant_id,
+            self.transaction_id,
+            now
         )
-        .bind(nonce)
-        .bind(self.tenant_id)
-        .bind(self.transaction_id)
-        .bind(now)
         .execute(self.pool)
         .await
         .map_err(store_error)?;
         if consumed.rows_affected() == 1 {
             return Ok(NonceCheck::Fresh);
         }
-        let row: Option<(i64, Option<i64>, DateTime<Utc>)> = sqlx::query_as(
+        let row = sqlx::query!(
             "SELECT tenant_id, used_by, expires_at FROM capture_sessions WHERE nonce = $1",
+            nonce
         )
-        .bind(nonce)
         .fetch_optional(self.pool)
         .await
-        .map_err(store_error)?;
+        .map_err(store_error)?
+        .map(|r| (r.tenant_id, r.used_by, r.expires_at));
         Ok(match row {
             // Another tenant's nonce is, for this tenant, one that was never issued.
             None => NonceCheck::Unknown,
@@ -165,31 +167,34 @@ impl ReplayStore for PgCaptureStores<'_> {
         frames: &[[u8; 32]],
         _submission: &str,
     ) -> Result<ReplayCheck, StoreError> {
-        let mut kinds = vec!["packet"];
+        let mut kinds = vec!["packet".to_string()];
         let mut digests = vec![packet.to_vec()];
         for f in frames {
-            kinds.push("frame");
+            kinds.push("frame".to_string());
             digests.push(f.to_vec());
         }
         // First owner wins; a digest owned by another transaction has been seen before.
-        let owners: Vec<(String, i64)> = sqlx::query_as(
-            "WITH input AS (SELECT * FROM unnest($1::text[], $2::bytea[]) AS t(kind, digest)),
-                  inserted AS (
-                      INSERT INTO capture_digests (kind, digest, transaction_id)
-                      SELECT kind, digest, $3 FROM input
-                      ON CONFLICT (kind, digest) DO NOTHING
-                      RETURNING kind, digest, transaction_id)
-             SELECT input.kind, COALESCE(inserted.transaction_id, existing.transaction_id)
-             FROM input
-             LEFT JOIN inserted ON inserted.kind = input.kind AND inserted.digest = input.digest
-             LEFT JOIN capture_digests existing ON existing.kind = input.kind AND existing.digest = input.digest",
+        let owners: Vec<(String, i64)> = sqlx::query!(
+            r#"WITH input AS (SELECT * FROM unnest($1::text[], $2::bytea[]) AS t(kind, digest)),
+                    inserted AS (
+                        INSERT INTO capture_digests (kind, digest, transaction_id)
+                        SELECT kind, digest, $3 FROM input
+                        ON CONFLICT (kind, digest) DO NOTHING
+                        RETURNING kind, digest, transaction_id)
+               SELECT input.kind AS "kind!", COALESCE(inserted.transaction_id, existing.transaction_id) AS "owner!"
+               FROM input
+               LEFT JOIN inserted ON inserted.kind = input.kind AND inserted.digest = input.digest
+               LEFT JOIN capture_digests existing ON existing.kind = input.kind AND existing.digest = input.digest"#,
+            &kinds,
+            &digests,
+            self.transaction_id
         )
-        .bind(&kinds)
-        .bind(&digests)
-        .bind(self.transaction_id)
         .fetch_all(self.pool)
         .await
-        .map_err(store_error)?;
+        .map_err(store_error)?
+        .into_iter()
+        .map(|r| (r.kind, r.owner))
+        .collect();
         let other = |kind: &str| {
             owners
                 .iter()

@@ -19,9 +19,16 @@ pub struct Tenant {
     pub allowed_origins: Vec<String>,
 }
 
-macro_rules! columns {
-    () => {
-        "id, name, client_id, face_threshold, retention_days, webhook_allowed_hosts, allowed_origins"
+/// Enabled tenants matching `$filter` (a string literal: the query macros take only literals,
+/// joined with `+`).
+macro_rules! select_enabled {
+    ($filter:literal, $($arg:expr),+ $(,)?) => {
+        sqlx::query_as!(
+            Tenant,
+            "SELECT id, name, client_id, face_threshold, retention_days, webhook_allowed_hosts, allowed_origins
+             FROM tenants WHERE " + $filter + " AND disabled_at IS NULL",
+            $($arg),+
+        )
     };
 }
 
@@ -48,14 +55,15 @@ pub async fn create(
     let hash = tokio::task::spawn_blocking(move || hash_secret(&secret))
         .await
         .expect("hashing task does not panic");
-    let tenant = sqlx::query_as::<_, Tenant>(concat!(
-        "INSERT INTO tenants (name, client_id, secret_hash, face_threshold) VALUES ($1, $2, $3, $4) RETURNING ",
-        columns!()
-    ))
-    .bind(name)
-    .bind(&client_id)
-    .bind(&hash)
-    .bind(face_threshold)
+    let tenant = sqlx::query_as!(
+        Tenant,
+        "INSERT INTO tenants (name, client_id, secret_hash, face_threshold) VALUES ($1, $2, $3, $4)
+         RETURNING id, name, client_id, face_threshold, retention_days, webhook_allowed_hosts, allowed_origins",
+        name,
+        client_id,
+        hash,
+        face_threshold
+    )
     .fetch_one(pool)
     .await?;
     Ok(Created {
@@ -110,12 +118,13 @@ pub async fn secret_hash(
     pool: &PgPool,
     client_id: &str,
 ) -> Result<Option<StoredSecret>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        StoredSecret,
         "SELECT id, secret_hash AS hash,
                 CASE WHEN previous_secret_expires_at > now() THEN previous_secret_hash END AS previous_hash
          FROM tenants WHERE client_id = $1 AND disabled_at IS NULL",
+        client_id
     )
-    .bind(client_id)
     .fetch_optional(pool)
     .await
 }
@@ -157,16 +166,17 @@ pub async fn rotate_secret(
         .await
         .expect("hashing task does not panic");
     let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
-    let rotated = sqlx::query(
+    let rotated = sqlx::query!(
         "UPDATE tenants SET
              previous_secret_hash = CASE WHEN $3 > interval '0' THEN secret_hash END,
              previous_secret_expires_at = CASE WHEN $3 > interval '0' THEN now() + $3 END,
              secret_hash = $2
          WHERE id = $1",
+        id,
+        hash,
+        // chrono's Duration encodes as an INTERVAL; the macros only name PgInterval for one.
+        grace as _,
     )
-    .bind(id)
-    .bind(&hash)
-    .bind(grace)
     .execute(pool)
     .await?;
     if rotated.rows_affected() == 0 {
@@ -176,25 +186,13 @@ pub async fn rotate_secret(
 }
 
 pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query_as::<_, Tenant>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM tenants WHERE id = $1 AND disabled_at IS NULL"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    select_enabled!("id = $1", id).fetch_optional(pool).await
 }
 
 pub async fn by_name(pool: &PgPool, name: &str) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query_as::<_, Tenant>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM tenants WHERE name = $1 AND disabled_at IS NULL"
-    ))
-    .bind(name)
-    .fetch_optional(pool)
-    .await
+    select_enabled!("name = $1", name)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Disables or re-enables the tenant named `name`; its id, if there is one. A trigger
@@ -204,19 +202,19 @@ pub async fn set_disabled(
     name: &str,
     disabled: bool,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "UPDATE tenants SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
          WHERE name = $1 RETURNING id",
+        name,
+        disabled
     )
-    .bind(name)
-    .bind(disabled)
     .fetch_optional(pool)
     .await
 }
 
 /// Every disabled tenant's id.
 pub async fn disabled_ids(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM tenants WHERE disabled_at IS NOT NULL")
+    sqlx::query_scalar!("SELECT id FROM tenants WHERE disabled_at IS NOT NULL")
         .fetch_all(pool)
         .await
 }
@@ -231,20 +229,24 @@ pub async fn set_webhook_allowed_hosts(
         .iter()
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
-    sqlx::query("UPDATE tenants SET webhook_allowed_hosts = $2 WHERE id = $1")
-        .bind(id)
-        .bind(hosts)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE tenants SET webhook_allowed_hosts = $2 WHERE id = $1",
+        id,
+        &hosts
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 pub async fn set_retention_days(pool: &PgPool, id: i64, days: i32) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE tenants SET retention_days = $2 WHERE id = $1")
-        .bind(id)
-        .bind(days)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE tenants SET retention_days = $2 WHERE id = $1",
+        id,
+        days
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -255,11 +257,13 @@ pub async fn set_allowed_origins(
     id: i64,
     origins: &[String],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE tenants SET allowed_origins = $2 WHERE id = $1")
-        .bind(id)
-        .bind(origins)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE tenants SET allowed_origins = $2 WHERE id = $1",
+        id,
+        origins
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -267,10 +271,10 @@ pub async fn set_allowed_origins(
 /// token, so it can only be answered for the union of the lists (the request that follows
 /// is checked against its own tenant's list).
 pub async fn origin_allowed_by_any(pool: &PgPool, origin: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM tenants WHERE $1 = ANY (allowed_origins) AND disabled_at IS NULL)",
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM tenants WHERE $1 = ANY (allowed_origins) AND disabled_at IS NULL) AS "allowed!""#,
+        origin
     )
-    .bind(origin)
     .fetch_one(pool)
     .await
 }

@@ -38,11 +38,16 @@ pub struct StartedJob {
     pub packet_sha256: Vec<u8>,
 }
 
-/// The columns of `TransactionRow`, spliced into queries at compile time (sqlx takes only
-/// static SQL).
-macro_rules! columns {
-    () => {
-        "id, tenant_id, status::text AS status, s3_bucket, packet_key, selfie_key, selfie_sha256, request_fingerprint, attempts, created_at, webhook_url, purged_at, capture_session"
+/// `TransactionRow`s of the transactions matching `$filter` (a string literal: the query
+/// macros take only literals, joined with `+`), checked against the schema at compile time.
+macro_rules! select_rows {
+    ($filter:literal, $($arg:expr),+ $(,)?) => {
+        sqlx::query_as!(
+            TransactionRow,
+            r#"SELECT id, tenant_id, status::text AS "status!", s3_bucket, packet_key, selfie_key, selfie_sha256, request_fingerprint, attempts, created_at, webhook_url, purged_at, capture_session
+               FROM transactions "# + $filter,
+            $($arg),+
+        )
     };
 }
 
@@ -68,26 +73,26 @@ pub enum Inserted {
 }
 
 pub async fn insert(pool: &PgPool, t: &NewTransaction<'_>) -> Result<Inserted, sqlx::Error> {
-    let id: Option<i64> = sqlx::query_scalar(
+    let id: Option<i64> = sqlx::query_scalar!(
         "INSERT INTO transactions (tenant_id, s3_bucket, packet_key, selfie_sha256, packet_sha256, packet_bytes,
                                    citizen_id, device, idempotency_key, request_fingerprint, webhook_url,
                                    capture_session)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
          RETURNING id",
+        t.tenant_id,
+        t.s3_bucket,
+        t.packet_key,
+        t.selfie_sha256,
+        t.packet_sha256,
+        t.packet_bytes,
+        t.citizen_id,
+        t.device,
+        t.idempotency_key,
+        t.request_fingerprint,
+        t.webhook_url,
+        t.capture_session,
     )
-    .bind(t.tenant_id)
-    .bind(t.s3_bucket)
-    .bind(t.packet_key)
-    .bind(t.selfie_sha256)
-    .bind(t.packet_sha256)
-    .bind(t.packet_bytes)
-    .bind(t.citizen_id)
-    .bind(t.device)
-    .bind(t.idempotency_key)
-    .bind(t.request_fingerprint)
-    .bind(t.webhook_url)
-    .bind(t.capture_session)
     .fetch_optional(pool)
     .await?;
     match (id, t.idempotency_key) {
@@ -107,13 +112,11 @@ pub async fn by_idempotency_key(
     tenant_id: i64,
     key: &str,
 ) -> Result<Option<TransactionRow>, sqlx::Error> {
-    sqlx::query_as::<_, TransactionRow>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM transactions WHERE tenant_id = $1 AND idempotency_key = $2"
-    ))
-    .bind(tenant_id)
-    .bind(key)
+    select_rows!(
+        "WHERE tenant_id = $1 AND idempotency_key = $2",
+        tenant_id,
+        key
+    )
     .fetch_optional(pool)
     .await
 }
@@ -122,19 +125,23 @@ pub async fn by_idempotency_key(
 /// Whether it was deleted: `false` when a worker has already started it (the broker had the
 /// job after all, e.g. a confirm that timed out).
 pub async fn delete_unqueued(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
-    let deleted = sqlx::query("DELETE FROM transactions WHERE id = $1 AND status = 'queued'")
-        .bind(id)
-        .execute(pool)
-        .await?;
+    let deleted = sqlx::query!(
+        "DELETE FROM transactions WHERE id = $1 AND status = 'queued'",
+        id
+    )
+    .execute(pool)
+    .await?;
     Ok(deleted.rows_affected() == 1)
 }
 
 /// Records that the broker confirmed the transaction's job (see the reconciler).
 pub async fn mark_published(pool: &PgPool, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE transactions SET published_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE transactions SET published_at = now() WHERE id = $1",
+        id
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -143,42 +150,49 @@ pub async fn get(
     tenant_id: i64,
     id: i64,
 ) -> Result<Option<TransactionRow>, sqlx::Error> {
-    sqlx::query_as::<_, TransactionRow>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM transactions WHERE tenant_id = $1 AND id = $2"
-    ))
-    .bind(tenant_id)
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    select_rows!("WHERE tenant_id = $1 AND id = $2", tenant_id, id)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn by_id(pool: &PgPool, id: i64) -> Result<Option<TransactionRow>, sqlx::Error> {
-    sqlx::query_as::<_, TransactionRow>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM transactions WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    select_rows!("WHERE id = $1", id).fetch_optional(pool).await
 }
 
 /// Marks the job started and reads the tenant's threshold in the same round trip; `None`
 /// when a verdict already exists (a redelivery after the commit but before the ack).
 pub async fn start(pool: &PgPool, id: i64) -> Result<Option<StartedJob>, sqlx::Error> {
-    sqlx::query_as::<_, StartedJob>(
-        "UPDATE transactions t SET status = 'processing', attempts = t.attempts + 1, updated_at = now()
-         FROM tenants n
-         WHERE t.id = $1 AND t.status IN ('queued', 'processing') AND n.id = t.tenant_id
-         RETURNING t.id, t.tenant_id, t.status::text AS status, t.s3_bucket, t.packet_key, t.selfie_key,
-                   t.selfie_sha256, t.request_fingerprint, t.attempts, t.created_at, t.webhook_url, t.purged_at, t.capture_session,
-                   n.face_threshold, n.disabled_at IS NULL AS tenant_enabled, t.packet_sha256",
+    let row = sqlx::query!(
+        r#"UPDATE transactions t SET status = 'processing', attempts = t.attempts + 1, updated_at = now()
+           FROM tenants n
+           WHERE t.id = $1 AND t.status IN ('queued', 'processing') AND n.id = t.tenant_id
+           RETURNING t.id, t.tenant_id, t.status::text AS "status!", t.s3_bucket, t.packet_key, t.selfie_key,
+                     t.selfie_sha256, t.request_fingerprint, t.attempts, t.created_at, t.webhook_url, t.purged_at, t.capture_session,
+                     n.face_threshold, n.disabled_at IS NULL AS "tenant_enabled!", t.packet_sha256"#,
+        id
     )
-    .bind(id)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.map(|r| StartedJob {
+        tx: TransactionRow {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            status: r.status,
+            s3_bucket: r.s3_bucket,
+            packet_key: r.packet_key,
+            selfie_key: r.selfie_key,
+            selfie_sha256: r.selfie_sha256,
+            request_fingerprint: r.request_fingerprint,
+            attempts: r.attempts,
+            created_at: r.created_at,
+            webhook_url: r.webhook_url,
+            purged_at: r.purged_at,
+            capture_session: r.capture_session,
+        },
+        face_threshold: r.face_threshold,
+        tenant_enabled: r.tenant_enabled,
+        packet_sha256: r.packet_sha256,
+    }))
 }
 
 /// In one statement (so one round trip, atomic without an explicit transaction): writes the
@@ -207,7 +221,7 @@ pub async fn complete(
         created_at,
         None,
     );
-    sqlx::query(
+    sqlx::query!(
         "WITH v AS (
              INSERT INTO verdicts (transaction_id, tenant_id, valid, error_code, message, error_details, face_probability,
                                    capture_score, capture_probability, failed_signal, capture_signals, frames,
@@ -216,7 +230,7 @@ pub async fn complete(
              ON CONFLICT (transaction_id) DO NOTHING
              RETURNING transaction_id
          ), t AS (
-             UPDATE transactions SET status = $15::transaction_status, selfie_key = $19, updated_at = now()
+             UPDATE transactions SET status = $15::text::transaction_status, selfie_key = $19, updated_at = now()
              WHERE id IN (SELECT transaction_id FROM v)
              RETURNING id, webhook_url
          ), m AS (
@@ -229,37 +243,38 @@ pub async fn complete(
              ON CONFLICT (transaction_id, endpoint_id, event_type) DO NOTHING
          )
          SELECT pg_notify($18, t.id::text) FROM t",
+        id,
+        tenant_id,
+        verdict.valid,
+        verdict.error_code.map(|c| c.code() as i16),
+        verdict.error_code.map(|c| c.message()),
+        verdict.error_details.as_ref(),
+        verdict.face_probability,
+        verdict.capture_score,
+        verdict.capture_probability,
+        verdict.failed_signal.as_deref(),
+        &verdict.capture_signals,
+        &verdict.frames,
+        &verdict.model_versions,
+        &verdict.timings_ms,
+        status,
+        event_type,
+        event_body(event_type, data),
+        VERDICT_CHANNEL,
+        selfie_key,
     )
-    .bind(id)
-    .bind(tenant_id)
-    .bind(verdict.valid)
-    .bind(verdict.error_code.map(|c| c.code() as i16))
-    .bind(verdict.error_code.map(|c| c.message()))
-    .bind(&verdict.error_details)
-    .bind(verdict.face_probability)
-    .bind(verdict.capture_score)
-    .bind(verdict.capture_probability)
-    .bind(&verdict.failed_signal)
-    .bind(&verdict.capture_signals)
-    .bind(&verdict.frames)
-    .bind(&verdict.model_versions)
-    .bind(&verdict.timings_ms)
-    .bind(status)
-    .bind(event_type)
-    .bind(event_body(event_type, data))
-    .bind(VERDICT_CHANNEL)
-    .bind(selfie_key)
     .execute(pool)
     .await?;
     Ok(())
 }
 
 pub async fn verdict(pool: &PgPool, id: i64) -> Result<Option<VerdictRow>, sqlx::Error> {
-    sqlx::query_as::<_, VerdictRow>(
+    sqlx::query_as!(
+        VerdictRow,
         "SELECT valid, error_code, error_details, face_probability, capture_score, capture_probability
          FROM verdicts WHERE transaction_id = $1",
+        id
     )
-    .bind(id)
     .fetch_optional(pool)
     .await
 }

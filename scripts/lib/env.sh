@@ -2,6 +2,10 @@
 
 # One build directory outside the checkout, so a fresh clone (CI) reuses an earlier build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/liveness/target}"
+# sqlx's query macros read the schema from the offline data in .sqlx/, not from DATABASE_URL
+# (the stack's database may not be migrated yet when a build runs): scripts/sqlx-prepare
+# checks the queries against a scratch database and rewrites .sqlx/.
+export SQLX_OFFLINE="${SQLX_OFFLINE:-true}"
 # Python tools (onnxruntime reference, benchmarks) live in their own virtualenv.
 export LIVENESS_VENV="${LIVENESS_VENV:-$HOME/.cache/liveness/venv}"
 export LIVENESS_PYTHON="${LIVENESS_PYTHON:-$LIVENESS_VENV/bin/python}"

@@ -57,22 +57,24 @@ pub async fn create(
 ) -> Result<(Endpoint, String), EndpointError> {
     let url = parse_url(url)?;
     // The id is drawn first: the encryption is bound to it.
-    let id: i64 =
-        sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('webhook_endpoints', 'id'))")
-            .fetch_one(pool)
-            .await?;
+    let id = sqlx::query_scalar!(
+        r#"SELECT nextval(pg_get_serial_sequence('webhook_endpoints', 'id')) AS "id!""#
+    )
+    .fetch_one(pool)
+    .await?;
     let secret = generate_secret();
-    let endpoint = sqlx::query_as::<_, Endpoint>(
+    let endpoint = sqlx::query_as!(
+        Endpoint,
         "INSERT INTO webhook_endpoints (id, tenant_id, url, secret_sealed, secret_key_id)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (tenant_id, url) DO NOTHING
          RETURNING id, url, created_at, disabled_at, disabled_reason, previous_expires_at",
+        id,
+        tenant_id,
+        url.as_str(),
+        seal(keys, id, Slot::Current, &secret),
+        keys.current_id(),
     )
-    .bind(id)
-    .bind(tenant_id)
-    .bind(url.as_str())
-    .bind(seal(keys, id, Slot::Current, &secret))
-    .bind(keys.current_id())
     .fetch_optional(pool)
     .await?
     .ok_or(EndpointError::Duplicate)?;
@@ -80,11 +82,12 @@ pub async fn create(
 }
 
 pub async fn list(pool: &PgPool, tenant_id: i64) -> Result<Vec<Endpoint>, sqlx::Error> {
-    sqlx::query_as::<_, Endpoint>(
+    sqlx::query_as!(
+        Endpoint,
         "SELECT id, url, created_at, disabled_at, disabled_reason, previous_expires_at
          FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY id",
+        tenant_id
     )
-    .bind(tenant_id)
     .fetch_all(pool)
     .await
 }
@@ -100,12 +103,13 @@ pub async fn rotate(
     grace: Duration,
 ) -> Result<Option<(String, DateTime<Utc>)>, SecretError> {
     let mut tx = pool.begin().await?;
-    let stored = sqlx::query_as::<_, StoredSecrets>(
+    let stored = sqlx::query_as!(
+        StoredSecrets,
         "SELECT secret, secret_sealed, previous_secret, previous_secret_sealed
          FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        tenant_id,
+        id
     )
-    .bind(tenant_id)
-    .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(stored) = stored else {
@@ -113,19 +117,19 @@ pub async fn rotate(
     };
     let previous = stored.current(keys, id)?;
     let secret = generate_secret();
-    let expires: DateTime<Utc> = sqlx::query_scalar(
-        "UPDATE webhook_endpoints
-         SET secret = NULL, previous_secret = NULL, secret_sealed = $2,
-             previous_secret_sealed = $3, secret_key_id = $4,
-             previous_expires_at = now() + make_interval(secs => $5)
-         WHERE id = $1
-         RETURNING previous_expires_at",
+    let expires: DateTime<Utc> = sqlx::query_scalar!(
+        r#"UPDATE webhook_endpoints
+           SET secret = NULL, previous_secret = NULL, secret_sealed = $2,
+               previous_secret_sealed = $3, secret_key_id = $4,
+               previous_expires_at = now() + make_interval(secs => $5)
+           WHERE id = $1
+           RETURNING previous_expires_at AS "previous_expires_at!""#,
+        id,
+        seal(keys, id, Slot::Current, &secret),
+        seal(keys, id, Slot::Previous, &previous),
+        keys.current_id(),
+        grace.as_secs_f64(),
     )
-    .bind(id)
-    .bind(seal(keys, id, Slot::Current, &secret))
-    .bind(seal(keys, id, Slot::Previous, &previous))
-    .bind(keys.current_id())
-    .bind(grace.as_secs_f64())
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -139,8 +143,8 @@ pub async fn disable(
     id: i64,
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
-    let disabled: i64 = sqlx::query_scalar(
-        "WITH e AS (
+    let disabled = sqlx::query_scalar!(
+        r#"WITH e AS (
              UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = $3
              WHERE tenant_id = $1 AND id = $2 RETURNING id
          ), m AS (
@@ -150,23 +154,23 @@ pub async fn disable(
                                          claims = claims + 1, leased_until = NULL
              WHERE status = 'pending' AND endpoint_id IN (SELECT id FROM e)
          )
-         SELECT count(*) FROM e",
+         SELECT count(*) AS "disabled!" FROM e"#,
+        tenant_id,
+        id,
+        reason
     )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(reason)
     .fetch_one(pool)
     .await?;
     Ok(disabled == 1)
 }
 
 pub async fn enable(pool: &PgPool, tenant_id: i64, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL
          WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
+        id
     )
-    .bind(tenant_id)
-    .bind(id)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -174,10 +178,10 @@ pub async fn enable(pool: &PgPool, tenant_id: i64, id: i64) -> Result<bool, sqlx
 
 /// Whether the tenant has an enabled endpoint whose secret can sign an override delivery.
 pub async fn has_enabled(pool: &PgPool, tenant_id: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE tenant_id = $1 AND disabled_at IS NULL)",
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE tenant_id = $1 AND disabled_at IS NULL) AS "enabled!""#,
+        tenant_id
     )
-    .bind(tenant_id)
     .fetch_one(pool)
     .await
 }

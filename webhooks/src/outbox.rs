@@ -56,14 +56,13 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(CLAIM_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", CLAIM_LOCK)
         .execute(&mut *tx)
         .await?;
     // A backlog larger than the candidates that all goes to URLs with few free slots makes
     // this claim take fewer than it could; those URLs are then at their cap and left out of
     // the next claim, which the dispatcher makes at once.
-    let claimed = sqlx::query_as::<_, Claimed>(
+    let claimed = sqlx::query!(
         "WITH leased AS (
              SELECT url, count(*) AS n FROM webhook_messages
              WHERE status = 'pending' AND leased_until > now()
@@ -99,15 +98,35 @@ pub async fn claim(
                    CASE WHEN e.previous_expires_at > now() THEN e.previous_secret END AS previous_secret,
                    CASE WHEN e.previous_expires_at > now() THEN e.previous_secret_sealed END
                      AS previous_secret_sealed",
+        batch,
+        lease.as_secs_f64(),
+        i64::from(per_endpoint),
+        batch.saturating_mul(CANDIDATES_PER_BATCH),
     )
-    .bind(batch)
-    .bind(lease.as_secs_f64())
-    .bind(i64::from(per_endpoint))
-    .bind(batch.saturating_mul(CANDIDATES_PER_BATCH))
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(claimed)
+    Ok(claimed
+        .into_iter()
+        .map(|r| Claimed {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            transaction_id: r.transaction_id,
+            endpoint_id: r.endpoint_id,
+            url: r.url,
+            event_type: r.event_type,
+            body: r.body,
+            attempts: r.attempts,
+            retry_from: r.retry_from,
+            claim: r.claim,
+            secrets: StoredSecrets {
+                secret: r.secret,
+                secret_sealed: r.secret_sealed,
+                previous_secret: r.previous_secret,
+                previous_secret_sealed: r.previous_secret_sealed,
+            },
+        })
+        .collect())
 }
 
 /// What became of one attempt.
@@ -164,10 +183,10 @@ pub async fn record(
         Disposition::Retry(after) => ("pending", Some(after.as_secs_f64())),
         Disposition::Failed | Disposition::EndpointGone => ("failed", None),
     };
-    let applied: bool = sqlx::query_scalar(
-        "WITH m AS (
+    let applied = sqlx::query_scalar!(
+        r#"WITH m AS (
              UPDATE webhook_messages
-             SET status = $7::webhook_message_status,
+             SET status = $7::text::webhook_message_status,
                  attempts = attempts + 1,
                  next_attempt_at = CASE WHEN $8::float8 IS NULL THEN next_attempt_at
                                         ELSE now() + make_interval(secs => $8) END,
@@ -179,17 +198,17 @@ pub async fn record(
          )
          INSERT INTO webhook_attempts (message_id, url, status_code, latency_ms, error, outcome, superseded)
          VALUES ($1, $2, $3, $4, $5, $6, NOT EXISTS (SELECT 1 FROM m))
-         RETURNING NOT superseded",
+         RETURNING NOT superseded AS "applied!""#,
+        message.id,
+        attempt.url,
+        attempt.status_code.map(|c| c as i16),
+        attempt.latency.as_secs_f64() * 1e3,
+        attempt.error,
+        disposition.outcome(),
+        status,
+        retry_in,
+        message.claim,
     )
-    .bind(&message.id)
-    .bind(attempt.url)
-    .bind(attempt.status_code.map(|c| c as i16))
-    .bind(attempt.latency.as_secs_f64() * 1e3)
-    .bind(attempt.error)
-    .bind(disposition.outcome())
-    .bind(status)
-    .bind(retry_in)
-    .bind(message.claim)
     .fetch_one(pool)
     .await?;
     if !applied {
@@ -244,17 +263,18 @@ pub async fn messages(
     transaction_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<MessageView>, sqlx::Error> {
-    sqlx::query_as::<_, MessageView>(
-        "SELECT id, transaction_id, endpoint_id, url, event_type, status::text AS status, attempts,
-                created_at, next_attempt_at, delivered_at, last_error
-         FROM webhook_messages
-         WHERE tenant_id = $1 AND ($2::bigint IS NULL OR transaction_id = $2)
-         ORDER BY created_at DESC, id
-         LIMIT $3",
+    sqlx::query_as!(
+        MessageView,
+        r#"SELECT id, transaction_id, endpoint_id, url, event_type, status::text AS "status!", attempts,
+                  created_at, next_attempt_at, delivered_at, last_error
+           FROM webhook_messages
+           WHERE tenant_id = $1 AND ($2::bigint IS NULL OR transaction_id = $2)
+           ORDER BY created_at DESC, id
+           LIMIT $3"#,
+        tenant_id,
+        transaction_id,
+        limit
     )
-    .bind(tenant_id)
-    .bind(transaction_id)
-    .bind(limit)
     .fetch_all(pool)
     .await
 }
@@ -265,24 +285,25 @@ pub async fn attempts(
     tenant_id: i64,
     message_id: &str,
 ) -> Result<Option<Vec<AttemptView>>, sqlx::Error> {
-    let owned: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM webhook_messages WHERE tenant_id = $1 AND id = $2)",
+    let owned = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM webhook_messages WHERE tenant_id = $1 AND id = $2) AS "owned!""#,
+        tenant_id,
+        message_id
     )
-    .bind(tenant_id)
-    .bind(message_id)
     .fetch_one(pool)
     .await?;
     if !owned {
         return Ok(None);
     }
-    sqlx::query_as::<_, AttemptView>(
+    sqlx::query_as!(
+        AttemptView,
         "SELECT a.attempted_at, a.url, a.status_code, a.latency_ms, a.error, a.outcome
          FROM webhook_attempts a JOIN webhook_messages m ON m.id = a.message_id
          WHERE m.tenant_id = $1 AND a.message_id = $2
          ORDER BY a.id",
+        tenant_id,
+        message_id
     )
-    .bind(tenant_id)
-    .bind(message_id)
     .fetch_all(pool)
     .await
     .map(Some)
@@ -301,8 +322,8 @@ pub async fn redeliver(
     tenant_id: i64,
     message_id: &str,
 ) -> Result<Redelivery, sqlx::Error> {
-    let endpoint_enabled: Option<bool> = sqlx::query_scalar(
-        "WITH m AS (
+    let endpoint_enabled: Option<bool> = sqlx::query_scalar!(
+        r#"WITH m AS (
              SELECT m.id, e.disabled_at IS NULL AS enabled
              FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
              WHERE m.tenant_id = $1 AND m.id = $2
@@ -314,10 +335,10 @@ pub async fn redeliver(
                                          claims = claims + 1, leased_until = NULL
              WHERE id IN (SELECT id FROM m WHERE enabled)
          )
-         SELECT enabled FROM m",
+         SELECT enabled AS "enabled!" FROM m"#,
+        tenant_id,
+        message_id
     )
-    .bind(tenant_id)
-    .bind(message_id)
     .fetch_optional(pool)
     .await?;
     Ok(match endpoint_enabled {

@@ -144,49 +144,50 @@ pub async fn reseal(
     which: Reseal,
     batch: i64,
 ) -> Result<u64, SecretError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: i64,
-        #[sqlx(flatten)]
-        stored: StoredSecrets,
-    }
     let mut resealed = 0;
     loop {
         let mut tx = pool.begin().await?;
-        let rows = sqlx::query_as::<_, Row>(
+        let rows = sqlx::query!(
             "SELECT id, secret, secret_sealed, previous_secret, previous_secret_sealed
              FROM webhook_endpoints
              WHERE secret IS NOT NULL OR previous_secret IS NOT NULL
                 OR ($1 AND secret_key_id IS DISTINCT FROM $2)
              ORDER BY id LIMIT $3
              FOR UPDATE SKIP LOCKED",
+            which == Reseal::NotUnderCurrentKey,
+            keys.current_id(),
+            batch
         )
-        .bind(which == Reseal::NotUnderCurrentKey)
-        .bind(keys.current_id())
-        .bind(batch)
         .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
             return Ok(resealed);
         }
-        for row in &rows {
-            let current = row.stored.current(keys, row.id)?;
-            let previous = row.stored.previous(keys, row.id)?;
-            sqlx::query(
+        let count = rows.len() as u64;
+        for row in rows {
+            let stored = StoredSecrets {
+                secret: row.secret,
+                secret_sealed: row.secret_sealed,
+                previous_secret: row.previous_secret,
+                previous_secret_sealed: row.previous_secret_sealed,
+            };
+            let current = stored.current(keys, row.id)?;
+            let previous = stored.previous(keys, row.id)?;
+            sqlx::query!(
                 "UPDATE webhook_endpoints
                  SET secret = NULL, previous_secret = NULL, secret_sealed = $2,
                      previous_secret_sealed = $3, secret_key_id = $4
                  WHERE id = $1",
+                row.id,
+                seal(keys, row.id, Slot::Current, &current),
+                previous.map(|p| seal(keys, row.id, Slot::Previous, &p)),
+                keys.current_id(),
             )
-            .bind(row.id)
-            .bind(seal(keys, row.id, Slot::Current, &current))
-            .bind(previous.map(|p| seal(keys, row.id, Slot::Previous, &p)))
-            .bind(keys.current_id())
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
-        resealed += rows.len() as u64;
+        resealed += count;
     }
 }
 

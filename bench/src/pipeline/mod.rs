@@ -245,19 +245,22 @@ impl Usage {
 
 /// Mean of the worker's own stage timings over the verdicts after `after_id`.
 async fn stage_means(api: &rig::Api, after_id: i64) -> anyhow::Result<Vec<(&'static str, f64)>> {
-    let row: (Option<f64>, Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
-        "SELECT avg((timings_ms->>'fetch')::float8), avg((timings_ms->>'capture')::float8),
-                avg((timings_ms->>'faces')::float8), avg((timings_ms->>'total')::float8)
+    let row = sqlx::query!(
+        "SELECT avg((timings_ms->>'fetch')::float8) AS fetch, avg((timings_ms->>'capture')::float8) AS capture,
+                avg((timings_ms->>'faces')::float8) AS faces, avg((timings_ms->>'total')::float8) AS total
          FROM verdicts WHERE transaction_id > $1",
+        after_id
     )
-    .bind(after_id)
     .fetch_one(&api.db)
     .await?;
     Ok(vec![
-        ("fetch from S3", row.0.unwrap_or(0.0)),
-        ("open + capture checks", row.1.unwrap_or(0.0)),
-        ("decode + face models", row.2.unwrap_or(0.0)),
-        ("job total (start to verdict written)", row.3.unwrap_or(0.0)),
+        ("fetch from S3", row.fetch.unwrap_or(0.0)),
+        ("open + capture checks", row.capture.unwrap_or(0.0)),
+        ("decode + face models", row.faces.unwrap_or(0.0)),
+        (
+            "job total (start to verdict written)",
+            row.total.unwrap_or(0.0),
+        ),
     ])
 }
 
@@ -308,18 +311,21 @@ async fn latency_stages(
         f64,
         f64,
     );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT t.id, t.created_at, v.decided_at, (v.timings_ms->>'total')::float8,
-                (v.timings_ms->>'fetch')::float8, (v.timings_ms->>'capture')::float8,
-                (v.timings_ms->>'faces')::float8,
-                (SELECT coalesce(sum((f->'timings_ms'->>'total')::float8), 0)
-                 FROM jsonb_array_elements(v.frames) f)
-         FROM transactions t JOIN verdicts v ON v.transaction_id = t.id
-         WHERE t.id = ANY($1)",
+    let rows: Vec<Row> = sqlx::query!(
+        r#"SELECT t.id, t.created_at, v.decided_at, (v.timings_ms->>'total')::float8 AS "job!",
+                  (v.timings_ms->>'fetch')::float8 AS "fetch!", (v.timings_ms->>'capture')::float8 AS "capture!",
+                  (v.timings_ms->>'faces')::float8 AS "faces!",
+                  (SELECT coalesce(sum((f->'timings_ms'->>'total')::float8), 0)
+                   FROM jsonb_array_elements(v.frames) f) AS "engine!"
+           FROM transactions t JOIN verdicts v ON v.transaction_id = t.id
+           WHERE t.id = ANY($1)"#,
+        &ids
     )
-    .bind(&ids)
     .fetch_all(&api.db)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.created_at, r.decided_at, r.job, r.fetch, r.capture, r.faces, r.engine))
+    .collect();
     anyhow::ensure!(
         rows.len() == submitted.len(),
         "a synchronous request has no verdict"
@@ -427,9 +433,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         rig.add_worker(place.threads, place.workers.as_deref())?;
     }
     api.wait_for_verdicts(accepted).await?;
-    let backlog_last_id: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM transactions")
-        .fetch_one(&api.db)
-        .await?;
+    let backlog_last_id =
+        sqlx::query_scalar!(r#"SELECT coalesce(max(id), 0) AS "last!" FROM transactions"#)
+            .fetch_one(&api.db)
+            .await?;
     let rounds = args.rounds.max(1);
     let per_round = args.captures.div_ceil(rounds);
     let mut decided = accepted;

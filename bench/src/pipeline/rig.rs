@@ -90,6 +90,7 @@ impl Rig {
         let admin = PgPool::connect(&format!("{}/postgres", args.postgres))
             .await
             .context("PostgreSQL (scripts/stack services)")?;
+        // Runtime SQL: the database's name is chosen at run time, and DDL takes no parameters.
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
         )))
@@ -220,6 +221,7 @@ impl Rig {
         liveness_pipeline::queue::remove(&self.queue).await?;
         self.storage.remove_bucket().await?;
         self.api.db.close().await;
+        // Runtime SQL: a database name cannot be a bind parameter.
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             self.name
@@ -279,7 +281,7 @@ impl Api {
     }
 
     pub async fn verdicts(&self) -> anyhow::Result<usize> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM verdicts")
+        let n = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM verdicts"#)
             .fetch_one(&self.db)
             .await?;
         Ok(n as usize)
@@ -293,7 +295,7 @@ impl Api {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let last: chrono::DateTime<chrono::Utc> =
-            sqlx::query_scalar("SELECT max(decided_at) FROM verdicts")
+            sqlx::query_scalar!(r#"SELECT max(decided_at) AS "last!" FROM verdicts"#)
                 .fetch_one(&self.db)
                 .await?;
         Ok(SystemTime::from(last))

@@ -21,7 +21,10 @@ pub async fn healthz() -> Json<Health> {
         (status = 200, description = "Ready", body = Readiness),
         (status = 503, description = "A dependency does not answer", body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let database = sqlx::query("SELECT 1").execute(&state.db).await.is_ok();
+    let database = sqlx::query_scalar!("SELECT 1")
+        .fetch_one(&state.db)
+        .await
+        .is_ok();
     let broker = state.broker_ready().await;
     let storage = state.storage.ensure_bucket().await.is_ok();
     let ready = database && broker && storage;
