@@ -6,6 +6,7 @@ pub mod api;
 mod codes;
 mod errors;
 mod response;
+pub mod webhooks;
 
 pub use errors::{ErrorBody, ErrorCode};
 

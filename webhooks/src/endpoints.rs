@@ -6,7 +6,6 @@ use crate::signing::generate_secret;
 use chrono::{DateTime, Utc};
 use liveness_pipeline::at_rest::StorageKeys;
 use reqwest::Url;
-use serde::Serialize;
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -22,17 +21,7 @@ pub enum EndpointError {
     Database(#[from] sqlx::Error),
 }
 
-/// An endpoint as listed: never its secrets, which are shown once, when made.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Endpoint {
-    pub id: i64,
-    pub url: String,
-    pub created_at: DateTime<Utc>,
-    pub disabled_at: Option<DateTime<Utc>>,
-    pub disabled_reason: Option<String>,
-    /// While set and in the future, the secret before the last rotation still signs.
-    pub previous_expires_at: Option<DateTime<Utc>>,
-}
+pub use liveness_contract::webhooks::Endpoint;
 
 const MAX_URL: usize = 2048;
 

@@ -3,7 +3,6 @@
 
 use crate::secrets::StoredSecrets;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -228,33 +227,7 @@ pub async fn record(
     Ok(Recorded::Applied)
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct MessageView {
-    /// The `webhook-id` header.
-    pub id: String,
-    pub transaction_id: i64,
-    pub endpoint_id: i64,
-    pub url: String,
-    pub event_type: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
-    pub attempts: i32,
-    pub created_at: DateTime<Utc>,
-    pub next_attempt_at: DateTime<Utc>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct AttemptView {
-    pub attempted_at: DateTime<Utc>,
-    pub url: String,
-    pub status_code: Option<i16>,
-    pub latency_ms: f64,
-    pub error: Option<String>,
-    /// `delivered`, `retry`, `failed` or `endpoint_disabled`.
-    pub outcome: String,
-}
+pub use liveness_contract::webhooks::{AttemptView, MessageView};
 
 /// A tenant's messages, newest first, optionally for one transaction.
 pub async fn messages(

@@ -10,43 +10,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use liveness_contract::api::{Hosts, NewEndpoint, Redelivery as Redelivered, RotatedSecret};
+use liveness_contract::webhooks::{AttemptList, CreatedEndpoint, EndpointList, MessageList};
 use liveness_contract::ErrorBody;
 use liveness_contract::ErrorCode;
-use liveness_webhooks::endpoints::Endpoint;
 use liveness_webhooks::endpoints::{self, EndpointError};
 use liveness_webhooks::guard::AddressPolicy;
 use liveness_webhooks::outbox::{self, Redelivery};
-use liveness_webhooks::outbox::{AttemptView, MessageView};
 use liveness_webhooks::secrets::SecretError;
 use liveness_webhooks::Url;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-
-#[derive(Serialize, ToSchema)]
-pub struct EndpointList {
-    endpoints: Vec<Endpoint>,
-}
-
-/// An endpoint as created: the only answer that holds its signing secret.
-#[derive(Serialize, ToSchema)]
-pub struct CreatedEndpoint {
-    #[serde(flatten)]
-    endpoint: Endpoint,
-    /// `whsec_...`; shown once.
-    secret: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MessageList {
-    messages: Vec<MessageView>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AttemptList {
-    /// The webhook-id.
-    id: String,
-    attempts: Vec<AttemptView>,
-}
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 fn endpoint_error(e: EndpointError) -> ApiError {
     match e {
