@@ -138,20 +138,15 @@ pub struct Lookup {
 impl Lookup {
     /// The lookup of a transaction in `status`, with its verdict once there is one.
     pub fn new(id: i64, status: &str, created_at: String, verdict: Option<VerdictBody>) -> Self {
-        let verdict = verdict.map(|v| {
-            (
-                v.valid,
+        let (valid, api_response, error_code, message, error_details) = match verdict {
+            Some(v) => (
+                Some(v.valid),
                 v.api_response,
                 v.error_code,
                 v.message,
                 v.error_details,
-            )
-        });
-        let (valid, api_response, error_code, message, error_details) = match verdict {
-            Some((valid, api, code, message, details)) => {
-                (Some(valid), api, code, message, details)
-            }
-            None => (None, None, None, None, None),
+            ),
+            None => Default::default(),
         };
         Self {
             id,
