@@ -2,7 +2,7 @@
 //! (migrated), and tenants named on the command line.
 
 use liveness_pipeline::config::DatabaseConfig;
-use liveness_pipeline::tenants::Tenant;
+use liveness_pipeline::db::tenants::Tenant;
 use sqlx::PgPool;
 
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -19,7 +19,7 @@ pub async fn open() -> anyhow::Result<PgPool> {
 }
 
 pub async fn tenant_named(db: &PgPool, name: &str) -> anyhow::Result<Tenant> {
-    liveness_pipeline::tenants::by_name(db, name)
+    liveness_pipeline::db::tenants::by_name(db, name)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no enabled tenant named {name:?}"))
 }

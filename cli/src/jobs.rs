@@ -2,7 +2,7 @@
 //! stuck transactions (no job on its way), and moving them back into the pipeline.
 
 use liveness_pipeline::config::QueueConfig;
-use liveness_pipeline::housekeeping;
+use liveness_pipeline::db::housekeeping;
 use liveness_pipeline::queue::{self, Publisher};
 use serde_json::json;
 use std::collections::BTreeSet;

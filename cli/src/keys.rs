@@ -1,7 +1,7 @@
 //! `liveness keys`: the service's own symmetric keys (what LIVENESS_STORAGE_KEYS,
 //! LIVENESS_WEBHOOK_KEYS and LIVENESS_PSEUDONYM_KEY hold), and re-encryption after a rotation.
 
-use liveness_pipeline::at_rest::StorageKeys;
+use liveness_pipeline::storage::at_rest::StorageKeys;
 use liveness_webhooks::secrets::{reseal, Reseal};
 use serde_json::json;
 

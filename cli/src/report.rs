@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use liveness_pipeline::config::DatabaseConfig;
-use liveness_pipeline::reports::{self, Filter, TenantRef};
+use liveness_pipeline::db::reports::{self, Filter, TenantRef};
 use serde::Serialize;
 use serde_json::Value;
 use std::io::Write;

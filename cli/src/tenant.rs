@@ -61,7 +61,7 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
                     anyhow::bail!("--face-threshold must be between 0 and 1");
                 }
                 let created =
-                    liveness_pipeline::tenants::create(&db, &name, face_threshold).await?;
+                    liveness_pipeline::db::tenants::create(&db, &name, face_threshold).await?;
                 println!(
                     "{}",
                     json!({
@@ -79,7 +79,7 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
                 let tenant = crate::database::tenant_named(&db, &name).await?;
                 let grace = std::time::Duration::from_secs(grace_secs);
                 let client_secret =
-                    liveness_pipeline::tenants::rotate_secret(&db, tenant.id, grace).await?;
+                    liveness_pipeline::db::tenants::rotate_secret(&db, tenant.id, grace).await?;
                 println!(
                     "{}",
                     json!({
@@ -98,23 +98,26 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
             } => {
                 let tenant = crate::database::tenant_named(&db, &name).await?;
                 if let Some(hosts) = allow_webhook_hosts {
-                    liveness_pipeline::tenants::set_webhook_allowed_hosts(&db, tenant.id, &hosts)
-                        .await?;
+                    liveness_pipeline::db::tenants::set_webhook_allowed_hosts(
+                        &db, tenant.id, &hosts,
+                    )
+                    .await?;
                 }
                 if let Some(origins) = allow_origins {
                     let origins: Vec<String> =
                         origins.into_iter().filter(|o| !o.is_empty()).collect();
-                    let origins = liveness_pipeline::origins::canonical_list(&origins)?;
-                    liveness_pipeline::tenants::set_allowed_origins(&db, tenant.id, &origins)
+                    let origins = liveness_pipeline::db::origins::canonical_list(&origins)?;
+                    liveness_pipeline::db::tenants::set_allowed_origins(&db, tenant.id, &origins)
                         .await?;
                 }
                 if let Some(days) = retention_days {
                     if !(1..=3650).contains(&days) {
                         anyhow::bail!("--retention-days must be between 1 and 3650");
                     }
-                    liveness_pipeline::tenants::set_retention_days(&db, tenant.id, days).await?;
+                    liveness_pipeline::db::tenants::set_retention_days(&db, tenant.id, days)
+                        .await?;
                 }
-                let tenant = liveness_pipeline::tenants::get(&db, tenant.id)
+                let tenant = liveness_pipeline::db::tenants::get(&db, tenant.id)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("tenant {name:?} vanished"))?;
                 println!(
@@ -134,7 +137,7 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
 }
 
 async fn set_disabled(db: &sqlx::PgPool, name: &str, disabled: bool) -> anyhow::Result<()> {
-    let id = liveness_pipeline::tenants::set_disabled(db, name, disabled)
+    let id = liveness_pipeline::db::tenants::set_disabled(db, name, disabled)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no tenant is named {name:?}"))?;
     println!(

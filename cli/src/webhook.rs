@@ -1,8 +1,8 @@
 //! `liveness webhook ...`: an operator's view of a tenant's endpoints and deliveries (the same
 //! operations tenants have under /api/v3/webhooks).
 
-use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::config::env_or;
+use liveness_pipeline::storage::at_rest::StorageKeys;
 use liveness_webhooks::endpoints;
 use liveness_webhooks::guard::AddressPolicy;
 use liveness_webhooks::outbox::{self, Redelivery};

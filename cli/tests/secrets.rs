@@ -3,7 +3,7 @@
 
 mod support;
 
-use liveness_pipeline::tenants;
+use liveness_pipeline::db::tenants;
 use serde_json::Value;
 use sqlx::PgPool;
 use support::{block_on, TestDb};

@@ -1,21 +1,23 @@
-//! What the producer and the worker share: environment configuration, the database (schema
-//! in migrations/ and its data access), the job message and queue topology, capture storage
-//! in S3, and the rendering of verdicts in the contract's shapes.
+//! What the producer and the worker share, one module per boundary they cross:
+//!
+//! ```text
+//! producer ──► storage (S3: sealed captures, at-rest sealing of what we keep)
+//!          ──► queue   (AMQP: the job message, topology, retries, dead letters)
+//!          ──► db      (PostgreSQL: tenants, transactions, sessions, origins, reports,
+//!                       housekeeping; schema in migrations/)
+//! worker   ◄── queue, ──► storage, db; verdict renders what db holds in the contract's shapes
+//! ```
+//!
+//! Beside them: `config` (environment, parsed once), `retention` (purges that span storage
+//! and db), `pseudonym` (keyed pseudonyms a purge leaves) and `telemetry`.
 
-pub mod at_rest;
 pub mod config;
 pub mod db;
-pub mod housekeeping;
-pub mod origins;
 pub mod pseudonym;
 pub mod queue;
-pub mod reports;
 pub mod retention;
-pub mod sessions;
 pub mod storage;
 pub mod telemetry;
-pub mod tenants;
-pub mod transactions;
 pub mod verdict;
 
 pub use config::{env_or, ConfigError};

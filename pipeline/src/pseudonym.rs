@@ -14,8 +14,8 @@
 //! pseudonym of the old digest (still grouping among themselves, though not with values
 //! pseudonymised from the plain value).
 
-use crate::at_rest::parse_key_entries;
 use crate::config::ConfigError;
+use crate::storage::at_rest::parse_key_entries;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::fmt;
@@ -61,7 +61,7 @@ impl PseudonymKey {
 
     /// A new random key as an entry for LIVENESS_PSEUDONYM_KEY.
     pub fn generate_entry(key_id: &str) -> String {
-        crate::at_rest::StorageKeys::generate_entry(key_id)
+        crate::storage::at_rest::StorageKeys::generate_entry(key_id)
     }
 
     pub fn id(&self) -> &str {

@@ -156,7 +156,7 @@ impl FromRequestParts<AppState> for Caller {
         let id = caller.tenant();
         let disabled = match state.disabled_tenants.is_disabled(id) {
             Some(known) => known,
-            None => liveness_pipeline::tenants::get(&state.db, id)
+            None => liveness_pipeline::db::tenants::get(&state.db, id)
                 .await
                 .map_err(ApiError::database)?
                 .is_none(),

@@ -1,8 +1,8 @@
 use crate::jwt_keys::JwtKeys;
 use liveness_capture::PublicKeyring;
-use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::config::{env_or, ConfigError, DatabaseConfig, QueueConfig, StorageConfig};
 use liveness_pipeline::pseudonym::PseudonymKey;
+use liveness_pipeline::storage::at_rest::StorageKeys;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;

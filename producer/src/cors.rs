@@ -17,7 +17,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use liveness_contract::ErrorCode;
-use liveness_pipeline::origins::canonical;
+use liveness_pipeline::db::origins::canonical;
 
 const ALLOW_METHODS: &str = "GET, POST";
 const ALLOW_HEADERS: &str = "authorization, content-type, idempotency-key, prefer";
@@ -76,7 +76,8 @@ pub async fn preflight(State(state): State<AppState>, headers: HeaderMap) -> Res
         Err(_) => false,
         Ok(_) if same_origin(&origin, &headers) => true,
         Ok(canonical) => {
-            match liveness_pipeline::tenants::origin_allowed_by_any(&state.db, &canonical).await {
+            match liveness_pipeline::db::tenants::origin_allowed_by_any(&state.db, &canonical).await
+            {
                 Ok(allowed) => allowed,
                 Err(e) => return ApiError::database(e).into_response(),
             }
@@ -126,13 +127,13 @@ pub async fn actual(State(state): State<AppState>, request: Request, next: Next)
     // The handler's own extractor then finds this caller and does not verify the token again.
     let caller = Caller::from_request_parts(&mut parts, &state).await.ok();
     let allowed = match caller {
-        Some(caller) => liveness_pipeline::tenants::get(&state.db, caller.tenant())
+        Some(caller) => liveness_pipeline::db::tenants::get(&state.db, caller.tenant())
             .await
             .map(|t| t.is_some_and(|t| t.allowed_origins.contains(&canonical))),
         // No valid token (or a disabled tenant): the handler answers 401, readable by a page
         // of an origin some tenant allows (so it can tell an expired token from a network
         // failure).
-        None => liveness_pipeline::tenants::origin_allowed_by_any(&state.db, &canonical).await,
+        None => liveness_pipeline::db::tenants::origin_allowed_by_any(&state.db, &canonical).await,
     };
     match allowed {
         Err(e) => ApiError::database(e).into_response(),

@@ -9,8 +9,8 @@
 //! checked against the key `default`.
 
 use chrono::{DateTime, Utc};
-use liveness_pipeline::at_rest::is_key_id;
 use liveness_pipeline::config::{env_or, ConfigError};
+use liveness_pipeline::storage::at_rest::is_key_id;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 

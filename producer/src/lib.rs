@@ -70,7 +70,7 @@ impl Application {
         let header_read_timeout = config.shedding.header_read_timeout;
         let unknown_client_hash = tokio::task::spawn_blocking(|| {
             let random = uuid::Uuid::new_v4().to_string();
-            liveness_pipeline::tenants::hash_secret(&random)
+            liveness_pipeline::db::tenants::hash_secret(&random)
         })
         .await?
         .into();

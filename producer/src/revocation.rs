@@ -26,7 +26,7 @@ impl DisabledTenants {
     }
 
     async fn reload(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let ids = liveness_pipeline::tenants::disabled_ids(pool).await?;
+        let ids = liveness_pipeline::db::tenants::disabled_ids(pool).await?;
         *self.ids.write().unwrap() = Some(ids.into_iter().collect());
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! its mode) is never read.
 
 use liveness_capture::{render_key_file, KeyId, KeySchedule, PrivateKey};
-use liveness_pipeline::at_rest::StorageKeys;
+use liveness_pipeline::storage::at_rest::StorageKeys;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
@@ -91,7 +91,7 @@ async fn the_producer_runs_on_public_keys_alone() {
     }
     // The producer migrated the database at start; a tenant for the token.
     let db = sqlx::PgPool::connect(&database_url).await.unwrap();
-    let created = liveness_pipeline::tenants::create(&db, "public-keys", 0.5)
+    let created = liveness_pipeline::db::tenants::create(&db, "public-keys", 0.5)
         .await
         .unwrap();
     let token: Value = http

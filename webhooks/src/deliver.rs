@@ -6,7 +6,7 @@ use crate::outbox::{Claimed, Disposition};
 use crate::schedule::{next_delay, parse_retry_after};
 use crate::signing::signature_header;
 use chrono::Utc;
-use liveness_pipeline::at_rest::StorageKeys;
+use liveness_pipeline::storage::at_rest::StorageKeys;
 use reqwest::{StatusCode, Url};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

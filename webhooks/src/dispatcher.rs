@@ -8,8 +8,8 @@
 use crate::config::DispatcherConfig;
 use crate::deliver::{attempt, disposition, http_client};
 use crate::outbox::{self, AttemptRecord, Claimed, Disposition, Recorded};
-use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::db::VERDICT_CHANNEL;
+use liveness_pipeline::storage::at_rest::StorageKeys;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::sync::Arc;

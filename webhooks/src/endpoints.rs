@@ -4,7 +4,7 @@ use crate::guard::{check_shape, GuardError};
 use crate::secrets::{seal, SecretError, Slot, StoredSecrets};
 use crate::signing::generate_secret;
 use chrono::{DateTime, Utc};
-use liveness_pipeline::at_rest::StorageKeys;
+use liveness_pipeline::storage::at_rest::StorageKeys;
 use reqwest::Url;
 use sqlx::PgPool;
 use std::time::Duration;

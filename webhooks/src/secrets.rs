@@ -8,7 +8,7 @@
 //! in plaintext until [`reseal`] runs (at every producer and worker start, for those rows),
 //! and `liveness keys rotate-webhook-key` reseals every row under the current key.
 
-use liveness_pipeline::at_rest::{AtRestError, StorageKeys};
+use liveness_pipeline::storage::at_rest::{AtRestError, StorageKeys};
 use sqlx::PgPool;
 use std::fmt;
 

@@ -1,8 +1,8 @@
 use liveness_capture::{Keyring, Policy};
 use liveness_models::EngineConfig;
-use liveness_pipeline::at_rest::StorageKeys;
 use liveness_pipeline::config::{env_or, DatabaseConfig, QueueConfig, StorageConfig};
 use liveness_pipeline::pseudonym::PseudonymKey;
+use liveness_pipeline::storage::at_rest::StorageKeys;
 use liveness_webhooks::DispatcherConfig;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! expired sessions and old replay digests, and retention.
 
 use crate::Worker;
-use liveness_pipeline::housekeeping::{self as hk, RECONCILE_LOCK, RETENTION_LOCK};
+use liveness_pipeline::db::housekeeping::{self as hk, RECONCILE_LOCK, RETENTION_LOCK};
 use liveness_pipeline::queue::{self, Publisher};
 use liveness_pipeline::retention;
 use std::sync::Arc;

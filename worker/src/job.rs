@@ -7,10 +7,10 @@ use crate::faces::subject_faces;
 use crate::Worker;
 use liveness_capture::{admit_frames, assess_packet, AssessError, Submission};
 use liveness_contract::RejectionCode;
+use liveness_pipeline::db::sessions::PgCaptureStores;
+use liveness_pipeline::db::{self, transactions};
 use liveness_pipeline::queue::Job;
-use liveness_pipeline::sessions::PgCaptureStores;
 use liveness_pipeline::storage::StorageError;
-use liveness_pipeline::{db, transactions};
 use sha2::{Digest, Sha256};
 use std::time::Instant;
 

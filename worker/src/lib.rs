@@ -17,7 +17,7 @@ pub use housekeeping::Reconciled;
 
 use liveness_capture::{Keyring, Policy};
 use liveness_models::{Engine, ModelPaths};
-use liveness_pipeline::at_rest::StorageKeys;
+use liveness_pipeline::storage::at_rest::StorageKeys;
 use liveness_pipeline::storage::Storage;
 use liveness_webhooks::Dispatcher;
 use serde_json::Value;

@@ -171,7 +171,7 @@ async fn browser_capture_from_another_origin_is_judged_end_to_end() {
     .await;
     let client = stack.client("cross-origin").await;
     let port = free_port();
-    liveness_pipeline::tenants::set_allowed_origins(
+    liveness_pipeline::db::tenants::set_allowed_origins(
         &stack.db,
         client.tenant_id,
         &[format!("http://127.0.0.1:{port}")],
@@ -234,7 +234,7 @@ async fn chromium_blocks_a_page_whose_origin_the_tenant_did_not_allow() {
     .await;
     let client = stack.client("cross-origin-blocked").await;
     let (allowed, page_port) = (free_port(), free_port());
-    liveness_pipeline::tenants::set_allowed_origins(
+    liveness_pipeline::db::tenants::set_allowed_origins(
         &stack.db,
         client.tenant_id,
         &[format!("http://127.0.0.1:{allowed}")],

@@ -332,7 +332,7 @@ async fn cors_answers_the_capture_routes_for_the_tenants_origins_only() {
     assert_eq!(ok.status(), 200);
     assert_eq!(allow_origin(&ok).as_deref(), Some("https://shop.example"));
     let other_tenant = stack.client("cors-other").await;
-    liveness_pipeline::tenants::set_allowed_origins(
+    liveness_pipeline::db::tenants::set_allowed_origins(
         &stack.db,
         other_tenant.tenant_id,
         &["https://other.example".into()],

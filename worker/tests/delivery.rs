@@ -185,7 +185,7 @@ async fn job_no_worker_finishes_is_dead_lettered_closed_and_redriven() {
     assert_eq!(dead[0].job.map(|j| j.transaction_id), Some(id));
     assert_eq!(dead[0].reason.as_deref(), Some("delivery_limit"));
     assert_eq!(
-        liveness_pipeline::housekeeping::reopen_failed(&stack.db, &[id])
+        liveness_pipeline::db::housekeeping::reopen_failed(&stack.db, &[id])
             .await
             .unwrap(),
         vec![id]

@@ -5,7 +5,7 @@
 
 mod support;
 
-use liveness_pipeline::housekeeping::{self, RECONCILE_LOCK};
+use liveness_pipeline::db::housekeeping::{self, RECONCILE_LOCK};
 use liveness_worker::Worker;
 use support::*;
 

@@ -1,11 +1,11 @@
 //! The reporting views (migrations/20261128000003_reporting.sql) over verdicts that went
 //! through the whole pipeline: HTTP submit, S3, RabbitMQ, the worker's models and capture
-//! checks. Their numbers are checked exactly, then `liveness_pipeline::reports` with tenant
+//! checks. Their numbers are checked exactly, then `liveness_pipeline::db::reports` with tenant
 //! and time filters.
 
 mod support;
 
-use liveness_pipeline::reports::{self, Filter, TenantRef};
+use liveness_pipeline::db::reports::{self, Filter, TenantRef};
 use sqlx::types::chrono::Utc;
 use sqlx::PgPool;
 use std::time::Duration;

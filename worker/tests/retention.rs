@@ -273,7 +273,7 @@ async fn worker_purges_captures_past_retention_in_batches() {
         "the reporting views still count them"
     );
     // A shorter retention catches the fourth on the next round.
-    liveness_pipeline::tenants::set_retention_days(&stack.db, client.tenant_id, 1)
+    liveness_pipeline::db::tenants::set_retention_days(&stack.db, client.tenant_id, 1)
         .await
         .unwrap();
     sqlx::query("UPDATE transactions SET created_at = now() - interval '2 days' WHERE id = $1")

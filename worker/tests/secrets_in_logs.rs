@@ -54,7 +54,7 @@ async fn a_whole_flow_logs_none_of_the_secrets() {
     // What a service that logs its configuration at start-up would print.
     tracing::info!(producer = ?stack.producer_config, worker = ?stack.worker_config, "configuration");
 
-    let tenant = liveness_pipeline::tenants::create(&stack.db, "logs", 0.5)
+    let tenant = liveness_pipeline::db::tenants::create(&stack.db, "logs", 0.5)
         .await
         .unwrap();
     let client_id = tenant.tenant.client_id.clone();
@@ -83,7 +83,7 @@ async fn a_whole_flow_logs_none_of_the_secrets() {
     let id = body["id"].as_i64().unwrap();
     receiver.wait_for_event("liveness.completed").await;
 
-    let rotated_client_secret = liveness_pipeline::tenants::rotate_secret(
+    let rotated_client_secret = liveness_pipeline::db::tenants::rotate_secret(
         &stack.db,
         tenant.tenant.id,
         std::time::Duration::from_secs(60),

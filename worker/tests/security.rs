@@ -313,7 +313,7 @@ async fn a_disabled_tenants_tokens_stop_working_before_they_expire() {
         .unwrap();
 
     // Disabled as `liveness tenant disable` does it: a token issued minutes ago stops working.
-    liveness_pipeline::tenants::set_disabled(&stack.db, &name, true)
+    liveness_pipeline::db::tenants::set_disabled(&stack.db, &name, true)
         .await
         .unwrap();
     wait_for(
@@ -387,7 +387,7 @@ async fn a_capture_token_reaches_only_the_keys_and_its_submission() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_client_secret_logs_in_at_once_and_the_old_one_only_within_its_grace() {
     let stack = Stack::without_worker().await;
-    let created = liveness_pipeline::tenants::create(&stack.db, "rotation-over-http", 0.5)
+    let created = liveness_pipeline::db::tenants::create(&stack.db, "rotation-over-http", 0.5)
         .await
         .unwrap();
     let login = |secret: String| {
@@ -400,7 +400,7 @@ async fn a_rotated_client_secret_logs_in_at_once_and_the_old_one_only_within_its
         }
     };
     let old = created.client_secret.clone();
-    let new = liveness_pipeline::tenants::rotate_secret(
+    let new = liveness_pipeline::db::tenants::rotate_secret(
         &stack.db,
         created.tenant.id,
         std::time::Duration::from_secs(3600),
@@ -434,7 +434,7 @@ async fn list_endpoints(stack: &Stack, producer: &ExtraProducer, token: &str) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_of_the_previous_jwt_key_are_accepted_during_its_grace_only() {
     let stack = Stack::without_worker().await;
-    let tenant = liveness_pipeline::tenants::create(&stack.db, "jwt-rotation", 0.5)
+    let tenant = liveness_pipeline::db::tenants::create(&stack.db, "jwt-rotation", 0.5)
         .await
         .unwrap();
     let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid;

@@ -262,7 +262,7 @@ async fn verifications(stack: &Stack, producer: &ExtraProducer, client: &str) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_client_ids_cost_a_verification_too_and_verifications_are_bounded() {
     let stack = Stack::without_worker().await;
-    let created = liveness_pipeline::tenants::create(&stack.db, "verified-tenant", 0.5)
+    let created = liveness_pipeline::db::tenants::create(&stack.db, "verified-tenant", 0.5)
         .await
         .unwrap();
     let producer = start_producer(&stack, unlimited()).await;

@@ -4,7 +4,7 @@
 
 mod support;
 
-use liveness_pipeline::at_rest::StorageKeys;
+use liveness_pipeline::storage::at_rest::StorageKeys;
 use liveness_webhooks::secrets::{reseal, Reseal};
 use liveness_webhooks::Dispatcher;
 use serde_json::Value;

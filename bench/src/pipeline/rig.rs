@@ -120,15 +120,15 @@ impl Rig {
             ("LIVENESS_CAPTURE_PUBLIC_KEYS", key.public().to_tagged()),
             (
                 "LIVENESS_STORAGE_KEYS",
-                liveness_pipeline::at_rest::StorageKeys::generate_entry("bench"),
+                liveness_pipeline::storage::at_rest::StorageKeys::generate_entry("bench"),
             ),
             (
                 "LIVENESS_WEBHOOK_KEYS",
-                liveness_pipeline::at_rest::StorageKeys::generate_entry("bench"),
+                liveness_pipeline::storage::at_rest::StorageKeys::generate_entry("bench"),
             ),
             (
                 "LIVENESS_PSEUDONYM_KEY",
-                liveness_pipeline::at_rest::StorageKeys::generate_entry("bench"),
+                liveness_pipeline::storage::at_rest::StorageKeys::generate_entry("bench"),
             ),
             ("LIVENESS_MODEL_DIR", args.models.display().to_string()),
             ("JWT_SECRET", jwt_secret.clone()),
@@ -172,7 +172,7 @@ impl Rig {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let db = PgPool::connect(&format!("{}/{name}", args.postgres)).await?;
-        let tenant = liveness_pipeline::tenants::create(&db, "bench", 0.5).await?;
+        let tenant = liveness_pipeline::db::tenants::create(&db, "bench", 0.5).await?;
         let keys = liveness_producer::jwt_keys::JwtKeys::single(&jwt_secret)
             .map_err(anyhow::Error::msg)?;
         let token = liveness_producer::auth::issue(&keys, tenant.tenant.id, 3600);

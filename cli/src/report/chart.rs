@@ -3,7 +3,7 @@
 //! so rendering needs no fontconfig or system fonts.
 
 use chrono::{Days, NaiveDate, Utc};
-use liveness_pipeline::reports::{DailyAttackRate, Filter};
+use liveness_pipeline::db::reports::{DailyAttackRate, Filter};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use std::collections::BTreeMap;

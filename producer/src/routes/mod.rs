@@ -9,6 +9,7 @@ pub mod liveness;
 pub mod origins;
 pub mod sessions;
 pub mod token;
+pub mod transactions;
 pub mod webhooks;
 
 use crate::AppState;
@@ -46,9 +47,9 @@ pub fn api() -> Api {
         .routes(routes!(token::issue))
         .routes(routes!(sessions::create))
         .routes(routes!(origins::get_allowed, origins::put_allowed))
-        .routes(routes!(liveness::lookup))
-        .routes(routes!(liveness::selfie))
-        .routes(routes!(liveness::purge_capture))
+        .routes(routes!(transactions::lookup))
+        .routes(routes!(transactions::selfie))
+        .routes(routes!(transactions::purge_capture))
         .routes(routes!(webhooks::list_endpoints, webhooks::create_endpoint))
         .routes(routes!(webhooks::disable_endpoint))
         .routes(routes!(webhooks::enable_endpoint))

@@ -19,7 +19,7 @@ pub async fn get_allowed(
     State(state): State<AppState>,
     TenantId(tenant): TenantId,
 ) -> Result<Json<Origins>, ApiError> {
-    let tenant = liveness_pipeline::tenants::get(&state.db, tenant)
+    let tenant = liveness_pipeline::db::tenants::get(&state.db, tenant)
         .await
         .map_err(ApiError::database)?
         .ok_or(ApiError::Unauthorized("this client is disabled"))?;
@@ -42,9 +42,9 @@ pub async fn put_allowed(
     body: Result<Json<Origins>, JsonRejection>,
 ) -> Result<Json<Origins>, ApiError> {
     let Json(body) = body.map_err(ApiError::json)?;
-    let origins = liveness_pipeline::origins::canonical_list(&body.origins)
+    let origins = liveness_pipeline::db::origins::canonical_list(&body.origins)
         .map_err(|e| ApiError::refused(ErrorCode::InvalidOrigins, e.to_string()))?;
-    liveness_pipeline::tenants::set_allowed_origins(&state.db, tenant, &origins)
+    liveness_pipeline::db::tenants::set_allowed_origins(&state.db, tenant, &origins)
         .await
         .map_err(ApiError::database)?;
     get_allowed(State(state), TenantId(tenant)).await

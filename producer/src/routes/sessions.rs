@@ -37,7 +37,7 @@ pub async fn create(
 ) -> Result<Json<Session>, ApiError> {
     let ttl = chrono::Duration::from_std(state.config.session_ttl)
         .unwrap_or(chrono::Duration::minutes(5));
-    let session = liveness_pipeline::sessions::create(&state.db, tenant, ttl)
+    let session = liveness_pipeline::db::sessions::create(&state.db, tenant, ttl)
         .await
         .map_err(ApiError::database)?;
     let capture_token = crate::auth::issue_capture(
@@ -70,7 +70,7 @@ pub async fn keys(State(state): State<AppState>, caller: Caller) -> Result<Json<
         expires_at: None,
     };
     if let Caller::Capture { tenant, session } = &caller {
-        let session = liveness_pipeline::sessions::get(&state.db, *tenant, session)
+        let session = liveness_pipeline::db::sessions::get(&state.db, *tenant, session)
             .await
             .map_err(ApiError::database)?
             .ok_or(ApiError::TokenExpired)?;

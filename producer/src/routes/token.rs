@@ -8,7 +8,7 @@ use axum::http::{Extensions, HeaderMap};
 use axum::Json;
 use liveness_contract::api::{Credentials, Token};
 use liveness_contract::ErrorBody;
-use liveness_pipeline::tenants::{self, Tenant};
+use liveness_pipeline::db::tenants::{self, Tenant};
 use std::net::{IpAddr, Ipv6Addr};
 
 #[utoipa::path(post, path = "/api/v3/auth/token", tag = "auth",

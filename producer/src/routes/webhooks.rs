@@ -179,7 +179,7 @@ pub async fn get_allowed_hosts(
     State(state): State<AppState>,
     TenantId(tenant): TenantId,
 ) -> Result<Json<Hosts>, ApiError> {
-    let tenant = liveness_pipeline::tenants::get(&state.db, tenant)
+    let tenant = liveness_pipeline::db::tenants::get(&state.db, tenant)
         .await
         .map_err(ApiError::database)?
         .ok_or(ApiError::Unauthorized("this client is disabled"))?;
@@ -213,7 +213,7 @@ pub async fn put_allowed_hosts(
             "hosts must be up to 64 bare host names (no scheme, port or path)",
         ));
     }
-    liveness_pipeline::tenants::set_webhook_allowed_hosts(&state.db, tenant, &body.hosts)
+    liveness_pipeline::db::tenants::set_webhook_allowed_hosts(&state.db, tenant, &body.hosts)
         .await
         .map_err(ApiError::database)?;
     get_allowed_hosts(State(state), TenantId(tenant)).await

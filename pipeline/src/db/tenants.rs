@@ -251,7 +251,7 @@ pub async fn set_retention_days(pool: &PgPool, id: i64, days: i32) -> Result<(),
 }
 
 /// Replaces the web origins allowed to use this tenant's capture tokens; `origins` must
-/// already be in their canonical form ([`crate::origins::canonical`]).
+/// already be in their canonical form ([`crate::db::origins::canonical`]).
 pub async fn set_allowed_origins(
     pool: &PgPool,
     id: i64,

@@ -1,6 +1,8 @@
 //! Sealed captures in S3-compatible storage. Objects hold only what the client sent: the
 //! packet stays encrypted at rest, and only the worker, holding the keys, can open it.
 
+pub mod at_rest;
+
 use crate::config::{Checksums, StorageConfig};
 use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,

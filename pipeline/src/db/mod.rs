@@ -1,3 +1,12 @@
+//! PostgreSQL: the pool, the migrations, and one module of checked queries per table family.
+
+pub mod housekeeping;
+pub mod origins;
+pub mod reports;
+pub mod sessions;
+pub mod tenants;
+pub mod transactions;
+
 use crate::config::DatabaseConfig;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
