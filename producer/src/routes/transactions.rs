@@ -94,6 +94,20 @@ pub(crate) async fn wait_and_render(
     })
 }
 
+/// A transaction id from the path. Any id that is not ours, malformed included, is simply
+/// not found: the answer tells a caller nothing about other tenants' ids.
+fn parse_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound("transaction"))
+}
+
+/// The caller's transaction `id`, or 404.
+async fn owned(state: &AppState, tenant: i64, id: i64) -> Result<TransactionRow, ApiError> {
+    transactions::get(&state.db, tenant, id)
+        .await
+        .map_err(ApiError::database)?
+        .ok_or(ApiError::NotFound("transaction"))
+}
+
 #[utoipa::path(get, path = "/api/v3/biometrics/liveness/{id}", tag = "liveness",
     summary = "A transaction: its status and, once judged, its verdict in full",
     security(("bearer" = [])),
@@ -106,12 +120,8 @@ pub async fn lookup(
     TenantId(tenant): TenantId,
     Path(id): Path<String>,
 ) -> Result<Json<Lookup>, ApiError> {
-    // Any id that is not ours, malformed included, is simply not found.
-    let id: i64 = id.parse().map_err(|_| ApiError::NotFound("transaction"))?;
-    let row = transactions::get(&state.db, tenant, id)
-        .await
-        .map_err(ApiError::database)?
-        .ok_or(ApiError::NotFound("transaction"))?;
+    let id = parse_id(&id)?;
+    let row = owned(&state, tenant, id).await?;
     let verdict = transactions::verdict(&state.db, id)
         .await
         .map_err(ApiError::database)?;
@@ -139,7 +149,7 @@ pub async fn purge_capture(
     TenantId(tenant): TenantId,
     Path(id): Path<String>,
 ) -> Result<Json<Purged>, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::NotFound("transaction"))?;
+    let id = parse_id(&id)?;
     let retention::TargetState { target, purged } = retention::target(&state.db, tenant, id)
         .await
         .map_err(ApiError::database)?
@@ -170,10 +180,7 @@ pub async fn purge_capture(
             }
         })?;
     }
-    let row = transactions::get(&state.db, tenant, id)
-        .await
-        .map_err(ApiError::database)?
-        .ok_or(ApiError::NotFound("transaction"))?;
+    let row = owned(&state, tenant, id).await?;
     Ok(Json(Purged {
         id,
         capture_purged_at: row.purged_at.map(|at| at.to_rfc3339()),
@@ -197,11 +204,8 @@ pub async fn selfie(
     TenantId(tenant): TenantId,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::NotFound("transaction"))?;
-    let row = transactions::get(&state.db, tenant, id)
-        .await
-        .map_err(ApiError::database)?
-        .ok_or(ApiError::NotFound("transaction"))?;
+    let id = parse_id(&id)?;
+    let row = owned(&state, tenant, id).await?;
     if row.purged_at.is_some() {
         return Err(ApiError::Refused {
             code: ErrorCode::CapturePurged,
