@@ -95,6 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     out += &stage_table(&single, &paths, &images, args.iterations, &ort);
     drop(single);
+    out += &crate::model_sets::table(&args.models, &paths, &images, args.iterations)?;
     out += &throughput_table(&args, &images, cores, &ort)?;
     out += &rss_table(&args)?;
     print!("{out}");
@@ -136,7 +137,8 @@ fn model_table(
         .into_iter()
         .next()
         .context("no face in the benchmark image")?;
-    let (v2, v1se) = engine.pad_models();
+    let pad = |id: &str| engine.pad_model(id).context("model not loaded");
+    let (v2, v1se) = (pad("minifasnet_v2")?, pad("minifasnet_v1se")?);
     let mut table = Table::new(&[
         "model (one thread, median ms)",
         "tract",
@@ -163,7 +165,7 @@ fn model_table(
                 .collect(),
         );
         table.row(vec![
-            format!("{} 1x3x80x80", model.name),
+            format!("{} 1x3x80x80", model.spec.file.trim_end_matches(".onnx")),
             ms(t),
             ms(ort.models[key]),
             ratio(t, ort.models[key]),
@@ -218,8 +220,12 @@ fn stage_table(
             ms(m(|t| t.detect)),
             ms(m(|t| t.gates)),
             ms(m(|t| t.crop)),
-            ms(m(|t| t.minifasnet_v2)),
-            ms(m(|t| t.minifasnet_v1se)),
+            ms(m(|t| {
+                t.pad_models.get("minifasnet_v2").copied().unwrap_or(0.0)
+            })),
+            ms(m(|t| {
+                t.pad_models.get("minifasnet_v1se").copied().unwrap_or(0.0)
+            })),
             ms(total),
             ms(ort_total),
             ratio(total, ort_total),

@@ -1,6 +1,7 @@
 //! `bench`: measurements printed as tables, each comparison made side by side in one run.
 
 mod engine;
+mod model_sets;
 mod pipeline;
 mod profile;
 mod same_face;

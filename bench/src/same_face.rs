@@ -78,7 +78,7 @@ fn with_gain(jpeg: &[u8], gain: f32) -> Vec<u8> {
 fn faces_of(engine: &Engine, jpegs: &[Vec<u8>]) -> (Vec<RgbImage>, Vec<Option<FaceGeometry>>) {
     let refs: Vec<&[u8]> = jpegs.iter().map(Vec::as_slice).collect();
     let decoded = engine.decode_many(&refs);
-    let analyses = engine.analyze_decoded(&decoded);
+    let analyses = engine.analyze_decoded(engine.default_set(), &decoded);
     let images: Vec<RgbImage> = decoded.into_iter().map(|d| d.expect("own JPEG")).collect();
     let views: Vec<Option<&RgbImage>> = images.iter().map(Some).collect();
     let mut geometry = vec![None; images.len()];

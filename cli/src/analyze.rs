@@ -16,6 +16,12 @@ pub struct Args {
     /// Inference threads; 0 means one per core.
     #[arg(long, env = "LIVENESS_THREADS", default_value_t = 0)]
     threads: usize,
+    /// Model set (models/manifest.toml); the default set when absent.
+    #[arg(long)]
+    model_set: Option<String>,
+    /// Allow a model set whose licence is marked restricted.
+    #[arg(long, env = "LIVENESS_ALLOW_RESTRICTED_MODELS")]
+    allow_restricted_models: bool,
     /// Images to analyse (JPEG, PNG, WebP, BMP).
     #[arg(required = true)]
     images: Vec<PathBuf>,
@@ -27,10 +33,13 @@ const EXIT_UNREADABLE: u8 = 1;
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = EngineConfig {
         threads: args.threads,
+        model_sets: args.model_set.iter().cloned().collect(),
+        allow_restricted_models: args.allow_restricted_models,
         ..EngineConfig::default()
     };
     let engine = Engine::load(&ModelPaths::in_dir(&args.models), config)
         .with_context(|| format!("loading models from {}", args.models.display()))?;
+    let set = engine.model_set(args.model_set.as_deref())?;
     // An unreadable file is a 708 verdict like a corrupt image, not a reason to stop the run.
     let contents: Vec<Result<Vec<u8>, std::io::Error>> =
         args.images.iter().map(std::fs::read).collect();
@@ -38,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|c| c.as_deref().unwrap_or(&[]))
         .collect();
-    let analyses = engine.analyze_many(&bytes);
+    let analyses = engine.analyze_many_with(set, &bytes);
 
     let mut out = std::io::stdout().lock();
     let mut unreadable = false;
@@ -88,10 +97,8 @@ pub fn verdict_json(analysis: &Analysis, details: bool) -> Value {
         v["subject"] = json!(analysis.subject);
         v["gates"] = json!(analysis.gates);
         if let Some(scores) = &analysis.liveness {
-            v["models"] = json!({
-                "minifasnet_v2_softmax": scores.minifasnet_v2,
-                "minifasnet_v1se_softmax": scores.minifasnet_v1se,
-            });
+            v["model_set"] = json!(scores.model_set);
+            v["models"] = json!(scores.models);
         }
         v["timings_ms"] = json!(analysis.timings);
     }

@@ -380,7 +380,7 @@ pub fn assess_packet(args: AssessArgs) -> anyhow::Result<()> {
 }
 
 /// The in-memory stores never wait, so their futures complete on the first poll.
-fn complete_now<F: std::future::Future>(future: F) -> F::Output {
+pub(crate) fn complete_now<F: std::future::Future>(future: F) -> F::Output {
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
     let mut future = std::pin::pin!(future);

@@ -27,6 +27,13 @@ pub enum TenantCommand {
         /// Days after which captures are purged (1-3650).
         #[arg(long)]
         retention_days: Option<i32>,
+        /// The model set (models/manifest.toml) that judges this tenant's faces. The tenant's
+        /// face threshold becomes the set's own, unless --face-threshold is given too.
+        #[arg(long)]
+        model_set: Option<String>,
+        /// Face P(real) below this is an attack (715).
+        #[arg(long)]
+        face_threshold: Option<f64>,
     },
     /// Refuse the tenant's credentials and its access tokens at once (producers are told by
     /// NOTIFY); its queued captures are failed by the worker.
@@ -95,8 +102,43 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
                 allow_webhook_hosts,
                 allow_origins,
                 retention_days,
+                model_set,
+                face_threshold,
             } => {
                 let tenant = crate::database::tenant_named(&db, &name).await?;
+                if face_threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+                    anyhow::bail!("--face-threshold must be between 0 and 1");
+                }
+                match (model_set, face_threshold) {
+                    (Some(set), threshold) => {
+                        let manifest = liveness_models::manifest::manifest();
+                        let spec = manifest.set(&set)?;
+                        if manifest.set_is_restricted(spec) {
+                            eprintln!(
+                                "warning: model set {set:?} uses a model whose licence restricts \
+                                 its use (models/NOTICE); workers load it only with \
+                                 LIVENESS_ALLOW_RESTRICTED_MODELS=true and {set} in \
+                                 LIVENESS_MODEL_SETS"
+                            );
+                        }
+                        let threshold = threshold.unwrap_or(f64::from(spec.threshold));
+                        let threshold = (threshold * 1e6).round() / 1e6;
+                        liveness_pipeline::db::tenants::set_model_set(
+                            &db,
+                            tenant.id,
+                            Some(&set),
+                            threshold,
+                        )
+                        .await?;
+                    }
+                    (None, Some(threshold)) => {
+                        liveness_pipeline::db::tenants::set_face_threshold(
+                            &db, tenant.id, threshold,
+                        )
+                        .await?;
+                    }
+                    (None, None) => {}
+                }
                 if let Some(hosts) = allow_webhook_hosts {
                     liveness_pipeline::db::tenants::set_webhook_allowed_hosts(
                         &db, tenant.id, &hosts,
@@ -128,6 +170,10 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
                         "retention_days": tenant.retention_days,
                         "webhook_allowed_hosts": tenant.webhook_allowed_hosts,
                         "allowed_origins": tenant.allowed_origins,
+                        "model_set": tenant.model_set.as_deref().unwrap_or(
+                            &liveness_models::manifest::manifest().default_set().name
+                        ),
+                        "face_threshold": tenant.face_threshold,
                     })
                 );
             }

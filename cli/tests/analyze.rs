@@ -79,17 +79,15 @@ fn details_show_faces_gates_and_timings() {
         .iter()
         .all(|g| g["measured"].is_number() && g["limit"].is_number()));
     assert!(gates.iter().any(|g| g["gate"] == "interocular_px"));
-    for stage in [
-        "decode",
-        "detect",
-        "crop",
-        "minifasnet_v2",
-        "minifasnet_v1se",
-        "total",
-    ] {
+    for stage in ["decode", "detect", "crop", "total"] {
         assert!(
             line["timings_ms"][stage].as_f64().unwrap() >= 0.0,
             "{stage}"
         );
     }
+    for model in ["minifasnet_v2", "minifasnet_v1se"] {
+        assert!(line["timings_ms"]["pad_models"][model].as_f64().unwrap() >= 0.0);
+        assert_eq!(line["models"][model].as_array().unwrap().len(), 3);
+    }
+    assert_eq!(line["model_set"], "minifasnet");
 }

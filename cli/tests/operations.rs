@@ -49,6 +49,55 @@ fn tenant_settings_and_webhook_endpoints() {
     );
     assert!(!refused.status.success());
 
+    // A model set brings its own threshold; --face-threshold overrides it; a restricted set
+    // is accepted with a warning (the worker still needs the operator's setting to load it),
+    // and an unknown set is refused.
+    let set = json(&db.ok(
+        &[
+            "tenant",
+            "set",
+            "--name",
+            "acme",
+            "--model-set",
+            "minifasnet",
+        ],
+        &[],
+    ));
+    assert_eq!(
+        (set["model_set"].as_str(), set["face_threshold"].as_f64()),
+        (Some("minifasnet"), Some(0.5))
+    );
+    let opt_in = db.liveness(
+        &[
+            "tenant",
+            "set",
+            "--name",
+            "acme",
+            "--model-set",
+            "minifasnet-facenox",
+        ],
+        &[],
+    );
+    assert!(opt_in.status.success());
+    assert!(String::from_utf8_lossy(&opt_in.stderr).contains("LIVENESS_ALLOW_RESTRICTED_MODELS"));
+    let set = json(&String::from_utf8_lossy(&opt_in.stdout));
+    assert_eq!(set["model_set"], "minifasnet-facenox");
+    assert_eq!(set["face_threshold"], 0.62);
+    let set = json(&db.ok(
+        &["tenant", "set", "--name", "acme", "--face-threshold", "0.7"],
+        &[],
+    ));
+    assert_eq!(
+        (set["model_set"].as_str(), set["face_threshold"].as_f64()),
+        (Some("minifasnet-facenox"), Some(0.7))
+    );
+    let unknown = db.liveness(
+        &["tenant", "set", "--name", "acme", "--model-set", "nope"],
+        &[],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no model set is named"));
+
     // Loopback is refused unless the operator allows private addresses.
     let url = "http://127.0.0.1:9/hook";
     let refused = db.liveness(&["webhook", "add", "--tenant", "acme", "--url", url], &[]);

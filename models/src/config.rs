@@ -14,10 +14,13 @@ pub struct EngineConfig {
     pub detection_score_threshold: f32,
     /// Overlap above which the weaker of two detections is dropped.
     pub nms_iou_threshold: f32,
-    /// Fused P(real) below this is an attack (715). The contract fixes 0.5.
-    pub liveness_threshold: f32,
     /// Threads of the inference pool; 0 means one per core.
     pub threads: usize,
+    /// Model sets to load besides the default (models/manifest.toml). Each set carries its
+    /// own fusion weights and P(real) threshold (715 below it; 0.5 for the default set).
+    pub model_sets: Vec<String>,
+    /// Loading a set with a model whose licence is marked restricted needs this.
+    pub allow_restricted_models: bool,
     pub gates: GateConfig,
 }
 
@@ -27,8 +30,9 @@ impl Default for EngineConfig {
             detector_input_side: 256,
             detection_score_threshold: 0.6,
             nms_iou_threshold: 0.3,
-            liveness_threshold: 0.5,
             threads: 0,
+            model_sets: Vec::new(),
+            allow_restricted_models: false,
             gates: GateConfig::default(),
         }
     }

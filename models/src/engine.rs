@@ -1,12 +1,13 @@
-//! The engine: decode -> image gates -> detect -> face gates -> both PAD models in parallel ->
-//! verdict. One `Engine` holds every model, loaded and optimised once, and a rayon pool on which
-//! all inference runs, so callers on async runtimes never block their own threads.
+//! The engine: decode -> image gates -> detect -> face gates -> the model set's PAD models in
+//! parallel -> verdict. One `Engine` holds every model, loaded and optimised once, and a rayon
+//! pool on which all inference runs, so callers on async runtimes never block their own threads.
 
 use crate::config::EngineConfig;
 use crate::decode::decode_rgb;
 use crate::detect::Detector;
 use crate::face::Face;
 use crate::gates::{face_gates, first_failure, image_gates, primary_face, Bound, GateResult};
+use crate::model_set::{load_sets, ModelSet};
 use crate::pad::{PadModel, PadScores};
 use crate::quality::frame_luma;
 use crate::EngineError;
@@ -14,37 +15,35 @@ use image::RgbImage;
 use liveness_contract::RejectionCode;
 use rayon::prelude::*;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Where the three model files are; `in_dir` uses the names from models/manifest.toml.
+/// The folder holding the model files, named as in models/manifest.toml.
 #[derive(Debug, Clone)]
 pub struct ModelPaths {
-    pub detector: PathBuf,
-    pub minifasnet_v2: PathBuf,
-    pub minifasnet_v1se: PathBuf,
+    pub dir: PathBuf,
 }
+
+/// The detector's file in models/manifest.toml.
+pub const DETECTOR_FILE: &str = "yunet_s_dynamic.onnx";
 
 impl ModelPaths {
     pub fn in_dir(dir: &Path) -> Self {
-        Self {
-            detector: dir.join("yunet_s_dynamic.onnx"),
-            minifasnet_v2: dir.join("MiniFASNetV2.onnx"),
-            minifasnet_v1se: dir.join("MiniFASNetV1SE.onnx"),
-        }
+        Self { dir: dir.into() }
     }
 }
 
-/// Wall-clock milliseconds per stage. The two PAD models run concurrently, so `total` can be
-/// less than the sum of the stages.
+/// Wall-clock milliseconds per stage. The PAD models run concurrently, so `total` can be less
+/// than the sum of the stages.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
     pub decode: f64,
     pub detect: f64,
     pub gates: f64,
     pub crop: f64,
-    pub minifasnet_v2: f64,
-    pub minifasnet_v1se: f64,
+    /// Inference per PAD model, by manifest id.
+    pub pad_models: BTreeMap<String, f64>,
     pub total: f64,
 }
 
@@ -100,17 +99,23 @@ fn ms(since: Instant) -> f64 {
 
 pub struct Engine {
     detector: Detector,
-    v2: PadModel,
-    v1se: PadModel,
+    /// The default set first, then the sets the configuration names.
+    sets: Vec<ModelSet>,
     config: EngineConfig,
     pool: rayon::ThreadPool,
 }
 
 impl Engine {
+    /// Loads the detector, the default model set and `config.model_sets`, each file checked
+    /// against models/manifest.toml.
     pub fn load(paths: &ModelPaths, config: EngineConfig) -> Result<Self, EngineError> {
-        let detector = Detector::load(&paths.detector, config.detector_input_side)?;
-        let v2 = PadModel::load(&paths.minifasnet_v2, "MiniFASNetV2", 2.7)?;
-        let v1se = PadModel::load(&paths.minifasnet_v1se, "MiniFASNetV1SE", 4.0)?;
+        let sets = load_sets(
+            &paths.dir,
+            DETECTOR_FILE,
+            &config.model_sets,
+            config.allow_restricted_models,
+        )?;
+        let detector = Detector::load(&paths.dir.join(DETECTOR_FILE), config.detector_input_side)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.threads)
             .thread_name(|i| format!("inference-{i}"))
@@ -118,11 +123,32 @@ impl Engine {
             .map_err(|e| EngineError::Config(format!("cannot start the inference pool: {e}")))?;
         Ok(Self {
             detector,
-            v2,
-            v1se,
+            sets,
             config,
             pool,
         })
+    }
+
+    /// The default set.
+    pub fn default_set(&self) -> &ModelSet {
+        &self.sets[0]
+    }
+
+    /// A loaded set by name; `None` is the default set.
+    pub fn model_set(&self, name: Option<&str>) -> Result<&ModelSet, EngineError> {
+        let Some(name) = name else {
+            return Ok(self.default_set());
+        };
+        self.sets.iter().find(|s| s.name == name).ok_or_else(|| {
+            EngineError::Config(format!(
+                "model set {name:?} is not loaded by this engine (loaded: {}; see LIVENESS_MODEL_SETS)",
+                self.sets.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })
+    }
+
+    pub fn model_sets(&self) -> &[ModelSet] {
+        &self.sets
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -133,8 +159,13 @@ impl Engine {
         &self.detector
     }
 
-    pub fn pad_models(&self) -> (&PadModel, &PadModel) {
-        (&self.v2, &self.v1se)
+    /// A loaded PAD model by manifest id, e.g. `minifasnet_v2`.
+    pub fn pad_model(&self, id: &str) -> Option<&PadModel> {
+        self.sets
+            .iter()
+            .flat_map(|s| &s.models)
+            .map(|(m, _)| m.as_ref())
+            .find(|m| m.id() == id)
     }
 
     pub fn threads(&self) -> usize {
@@ -148,8 +179,16 @@ impl Engine {
 
     /// Analyses several encoded images concurrently on the pool; results keep the input order.
     pub fn analyze_many(&self, inputs: &[&[u8]]) -> Vec<Analysis> {
-        self.pool
-            .install(|| inputs.par_iter().map(|b| self.analyze_here(b)).collect())
+        self.analyze_many_with(self.default_set(), inputs)
+    }
+
+    pub fn analyze_many_with(&self, set: &ModelSet, inputs: &[&[u8]]) -> Vec<Analysis> {
+        self.pool.install(|| {
+            inputs
+                .par_iter()
+                .map(|b| self.analyze_here_with(set, b))
+                .collect()
+        })
     }
 
     /// Decodes several encoded images concurrently on the pool, for callers that need the
@@ -165,13 +204,14 @@ impl Engine {
     /// Analyses decoded images concurrently; a decode error becomes its 708 verdict.
     pub fn analyze_decoded(
         &self,
+        set: &ModelSet,
         images: &[Result<RgbImage, crate::decode::DecodeError>],
     ) -> Vec<Analysis> {
         self.pool.install(|| {
             images
                 .par_iter()
                 .map(|image| match image {
-                    Ok(image) => self.analyze_image(image),
+                    Ok(image) => self.analyze_image_with(set, image),
                     Err(e) => Analysis::rejected(
                         RejectionCode::ImageUnreadable,
                         "decode",
@@ -185,6 +225,10 @@ impl Engine {
 
     /// Analyses on the calling thread (nested PAD parallelism still uses the current pool).
     pub fn analyze_here(&self, bytes: &[u8]) -> Analysis {
+        self.analyze_here_with(self.default_set(), bytes)
+    }
+
+    pub fn analyze_here_with(&self, set: &ModelSet, bytes: &[u8]) -> Analysis {
         let start = Instant::now();
         let image = match decode_rgb(bytes) {
             Ok(image) => image,
@@ -203,13 +247,17 @@ impl Engine {
             }
         };
         let decode = ms(start);
-        let mut analysis = self.analyze_image(&image);
+        let mut analysis = self.analyze_image_with(set, &image);
         analysis.timings.decode = decode;
         analysis.timings.total = ms(start);
         analysis
     }
 
     pub fn analyze_image(&self, image: &RgbImage) -> Analysis {
+        self.analyze_image_with(self.default_set(), image)
+    }
+
+    pub fn analyze_image_with(&self, set: &ModelSet, image: &RgbImage) -> Analysis {
         let start = Instant::now();
         let mut timings = Timings::default();
         let cfg = &self.config;
@@ -246,8 +294,12 @@ impl Engine {
                 };
                 gates.extend(face_gates(&cfg.gates, image, &faces, primary, roll));
                 timings.gates = ms(t);
-                match self.liveness(image, &faces[primary], &mut timings) {
-                    Ok(scores) => liveness = Some(scores),
+                match set.score(image, &faces[primary].bbox) {
+                    Ok((scores, pad)) => {
+                        liveness = Some(scores);
+                        timings.crop = pad.crop;
+                        timings.pad_models = pad.models;
+                    }
                     Err(e) => return self.failed(e, timings, start),
                 }
             }
@@ -260,13 +312,14 @@ impl Engine {
                 detail: describe_gate(g),
             }),
             None => liveness
-                .filter(|s| s.probability < cfg.liveness_threshold)
+                .as_ref()
+                .filter(|s| s.probability < set.threshold)
                 .map(|s| Rejection {
                     code: RejectionCode::AttackDetected,
                     reason: "face_liveness".into(),
                     detail: format!(
                         "For a positive result you must get at least {}, value achieved: {:.4}.",
-                        cfg.liveness_threshold, s.probability
+                        set.threshold, s.probability
                     ),
                 }),
         };
@@ -281,31 +334,6 @@ impl Engine {
             rejection,
             timings,
         }
-    }
-
-    /// Runs both PAD models at once: they are independent and each is too small to keep more
-    /// than one core busy.
-    fn liveness(
-        &self,
-        image: &RgbImage,
-        face: &Face,
-        timings: &mut Timings,
-    ) -> Result<PadScores, EngineError> {
-        let run = |model: &PadModel| -> Result<([f32; 3], f64, f64), EngineError> {
-            let t = Instant::now();
-            let (input, _) = model.preprocess(image, &face.bbox);
-            let crop = ms(t);
-            let t = Instant::now();
-            let logits = model.logits(input)?;
-            Ok((logits, crop, ms(t)))
-        };
-        let (a, b) = rayon::join(|| run(&self.v2), || run(&self.v1se));
-        let (v2, crop_a, infer_a) = a?;
-        let (v1se, crop_b, infer_b) = b?;
-        timings.crop = crop_a + crop_b;
-        timings.minifasnet_v2 = infer_a;
-        timings.minifasnet_v1se = infer_b;
-        Ok(PadScores::fuse(v2, v1se))
     }
 
     fn failed(&self, error: EngineError, mut timings: Timings, start: Instant) -> Analysis {

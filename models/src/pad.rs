@@ -1,94 +1,165 @@
-//! Presentation-attack detection with the two Silent-Face MiniFASNet models.
+//! Presentation-attack detection: one `PadModel` per [[pad_model]] of models/manifest.toml,
+//! each fed the crop it was trained on, and their fusion into one P(real) by a model set.
 //!
-//! Each model sees the face at its own context scale (2.7x and 4.0x the face box), cropped the
-//! way the reference implementation crops: grow the box about its centre, then shift it back
-//! inside the image rather than padding, because the models were trained on such crops.
+//! The Silent-Face MiniFASNet crop ("shift-inside") grows the box about its centre, then shifts
+//! it back inside the image rather than padding, because the models were trained on such crops.
+//! The facenox crop ("square-reflect") is in `square_crop`.
 
 use crate::face::BoundingBox;
+use crate::manifest::{Colour, CropMode, PadSpec};
 use crate::onnx::{load_model, OnnxModel};
 use crate::resize::{resize_into_bgr_planes, Region};
+use crate::square_crop::{self, Square};
 use crate::EngineError;
 use image::RgbImage;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 use tract_onnx::prelude::*;
 
-pub const PAD_INPUT_SIDE: usize = 80;
-/// Index of the "real face" class in the 3-class output; 0 and 2 are attack classes.
-const REAL_CLASS: usize = 1;
+/// Where a model's crop came from, in source pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crop {
+    Inside(Region),
+    Square(Square),
+}
 
 pub struct PadModel {
     model: OnnxModel,
-    pub crop_scale: f32,
-    pub name: &'static str,
+    pub spec: PadSpec,
 }
 
 impl PadModel {
-    pub fn load(path: &Path, name: &'static str, crop_scale: f32) -> Result<Self, EngineError> {
-        let model = load_model(path, [1, 3, PAD_INPUT_SIDE, PAD_INPUT_SIDE], false)?;
+    pub fn load(dir: &Path, spec: &PadSpec) -> Result<Self, EngineError> {
+        let side = spec.input_side;
+        let model = load_model(
+            &dir.join(&spec.file),
+            [1, 3, side, side],
+            spec.symbolic_batch,
+        )?;
         Ok(Self {
             model,
-            crop_scale,
-            name,
+            spec: spec.clone(),
         })
     }
 
-    pub fn preprocess(&self, image: &RgbImage, face: &BoundingBox) -> (Tensor, Region) {
-        let region = crop_region(image.width(), image.height(), face, self.crop_scale);
-        let side = PAD_INPUT_SIDE;
-        let mut data = vec![0f32; 3 * side * side];
-        resize_into_bgr_planes(
-            image,
-            region,
-            side as u32,
-            side as u32,
-            &mut data,
-            side,
-            side,
-        );
-        let tensor = Tensor::from_shape(&[1, 3, side, side], &data)
-            .expect("buffer matches the shape by construction");
-        (tensor, region)
+    /// The manifest id, e.g. `minifasnet_v2`.
+    pub fn id(&self) -> &str {
+        &self.spec.id
     }
 
-    pub fn logits(&self, input: Tensor) -> Result<[f32; 3], EngineError> {
+    /// The optimised plan, for profiling.
+    pub fn onnx(&self) -> &OnnxModel {
+        &self.model
+    }
+
+    pub fn preprocess(&self, image: &RgbImage, face: &BoundingBox) -> (Tensor, Crop) {
+        let spec = &self.spec;
+        let side = spec.input_side;
+        let mut data = vec![0f32; 3 * side * side];
+        let crop = match spec.crop {
+            CropMode::ShiftInside => {
+                let region = crop_region(image.width(), image.height(), face, spec.crop_scale);
+                resize_into_bgr_planes(
+                    image,
+                    region,
+                    side as u32,
+                    side as u32,
+                    &mut data,
+                    side,
+                    side,
+                );
+                if spec.colour == Colour::Rgb {
+                    let (blue, rest) = data.split_at_mut(side * side);
+                    blue.swap_with_slice(&mut rest[side * side..]);
+                }
+                Crop::Inside(region)
+            }
+            CropMode::SquareReflect => {
+                let square = square_crop::square(face, spec.crop_scale);
+                let order = match spec.colour {
+                    Colour::Rgb => [0, 1, 2],
+                    Colour::Bgr => [2, 1, 0],
+                };
+                square_crop::write_planes(image, square, side as u32, order, &mut data);
+                Crop::Square(square)
+            }
+        };
+        if !spec.raw_pixels() {
+            for (plane, values) in data.chunks_exact_mut(side * side).enumerate() {
+                let (mean, std) = (spec.mean[plane], spec.std[plane]);
+                for v in values {
+                    *v = (*v * spec.value_scale - mean) / std;
+                }
+            }
+        }
+        let tensor = Tensor::from_shape(&[1, 3, side, side], &data)
+            .expect("buffer matches the shape by construction");
+        (tensor, crop)
+    }
+
+    pub fn logits(&self, input: Tensor) -> Result<Vec<f32>, EngineError> {
         let out = self.model.run(input)?;
-        let values = out
-            .first()
+        out.first()
             .and_then(|v| v.try_as_plain_ram().and_then(|p| p.as_slice::<f32>()).ok())
-            .filter(|s| s.len() == 3)
-            .ok_or_else(|| EngineError::Model(format!("{} did not return 3 logits", self.name)))?;
-        Ok([values[0], values[1], values[2]])
+            .filter(|s| s.len() == self.spec.classes)
+            .map(<[f32]>::to_vec)
+            .ok_or_else(|| {
+                EngineError::Model(format!(
+                    "{} did not return {} logits",
+                    self.spec.id, self.spec.classes
+                ))
+            })
+    }
+
+    /// The class probabilities of one face.
+    pub fn probabilities(
+        &self,
+        image: &RgbImage,
+        face: &BoundingBox,
+    ) -> Result<Vec<f32>, EngineError> {
+        let (input, _) = self.preprocess(image, face);
+        Ok(softmax(&self.logits(input)?))
     }
 }
 
-/// Both models' class probabilities and their fusion.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// Every model's class probabilities and the set's fused P(real).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PadScores {
-    /// Mean of the two softmaxes' real-class probability.
+    /// The model set that judged.
+    pub model_set: String,
+    /// Weighted mean of the models' real-class probabilities.
     pub probability: f32,
-    pub minifasnet_v2: [f32; 3],
-    pub minifasnet_v1se: [f32; 3],
+    /// Softmax per model, by manifest id.
+    pub models: BTreeMap<String, Vec<f32>>,
 }
 
 impl PadScores {
-    pub fn fuse(v2_logits: [f32; 3], v1se_logits: [f32; 3]) -> Self {
-        let minifasnet_v2 = softmax(v2_logits);
-        let minifasnet_v1se = softmax(v1se_logits);
-        let probability = (minifasnet_v2[REAL_CLASS] + minifasnet_v1se[REAL_CLASS]) / 2.0;
+    /// `outputs` holds each model's spec and softmax, in the set's order, with its weight.
+    pub fn fuse(model_set: &str, outputs: &[(&PadSpec, f32, Vec<f32>)]) -> Self {
+        let weight_sum: f32 = outputs.iter().map(|(_, w, _)| w).sum();
+        // Summed in the set's order: for the default pair, 0.5 a + 0.5 b is (a + b) / 2 to
+        // the bit, the fusion the engine had before sets existed.
+        let weighted: f32 = outputs
+            .iter()
+            .map(|(spec, w, p)| w * p[spec.live_class])
+            .sum();
         Self {
-            probability,
-            minifasnet_v2,
-            minifasnet_v1se,
+            model_set: model_set.to_string(),
+            probability: weighted / weight_sum,
+            models: outputs
+                .iter()
+                .map(|(spec, _, p)| (spec.id.clone(), p.clone()))
+                .collect(),
         }
     }
 }
 
-pub fn softmax(z: [f32; 3]) -> [f32; 3] {
+pub fn softmax(z: &[f32]) -> Vec<f32> {
     let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let e = z.map(|v| (v - max).exp());
+    let e: Vec<f32> = z.iter().map(|v| (v - max).exp()).collect();
     let sum: f32 = e.iter().sum();
-    e.map(|v| v / sum)
+    e.iter().map(|v| v / sum).collect()
 }
 
 /// Silent-Face's crop box: the face box scaled about its centre (the scale capped so the crop
@@ -161,7 +232,7 @@ mod tests {
 
     #[test]
     fn softmax_sums_to_one() {
-        let p = softmax([1.0, 2.0, -3.0]);
+        let p = softmax(&[1.0, 2.0, -3.0]);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(p[1] > p[0] && p[0] > p[2]);
     }

@@ -107,10 +107,13 @@ fn pad_inputs_and_logits_match_onnxruntime() {
         width: b[2],
         height: b[3],
     };
-    let (v2, v1se) = engine().pad_models();
-    for model in [v2, v1se] {
-        let reference = &r["pad"][model.name];
-        let crop = crop_region(image.width(), image.height(), &face, model.crop_scale);
+    for (id, name) in [
+        ("minifasnet_v2", "MiniFASNetV2"),
+        ("minifasnet_v1se", "MiniFASNetV1SE"),
+    ] {
+        let model = engine().pad_model(id).unwrap();
+        let reference = &r["pad"][name];
+        let crop = crop_region(image.width(), image.height(), &face, model.spec.crop_scale);
         let ref_crop: Vec<u32> = reference["crop"]
             .as_array()
             .unwrap()
@@ -126,8 +129,7 @@ fn pad_inputs_and_logits_match_onnxruntime() {
             ]
             .as_slice(),
             ref_crop.as_slice(),
-            "{} crop",
-            model.name
+            "{name} crop"
         );
 
         let (tensor, _) = model.preprocess(&image, &face);
@@ -139,16 +141,15 @@ fn pad_inputs_and_logits_match_onnxruntime() {
             .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
             .collect();
         let diff = max_abs_diff(&ours, &theirs);
-        assert!(diff <= TOLERANCE, "{} input differs by {diff}", model.name);
+        assert!(diff <= TOLERANCE, "{name} input differs by {diff}");
 
         let logits = model.logits(tensor).unwrap();
         let diff = max_abs_diff(&logits, &floats(&reference["logits"]));
         eprintln!(
-            "{}: input max abs diff {:e}, logits max abs diff {diff:e}",
-            model.name,
+            "{name}: input max abs diff {:e}, logits max abs diff {diff:e}",
             max_abs_diff(&ours, &theirs)
         );
-        assert!(diff <= TOLERANCE, "{} logits differ by {diff}", model.name);
+        assert!(diff <= TOLERANCE, "{name} logits differ by {diff}");
     }
 }
 
@@ -159,4 +160,82 @@ fn fused_probability_matches_onnxruntime() {
     let ours = a.liveness.unwrap().probability;
     let theirs = r["face_liveness_probability"].as_f64().unwrap() as f32;
     assert!((ours - theirs).abs() <= TOLERANCE, "{ours} vs {theirs}");
+}
+
+/// The facenox model of the opt-in set on three faces: a large one (area shrink), the same
+/// image at a quarter of the size (Lanczos enlarge) and a box whose square crosses the image's
+/// top-left corner (reflect-101 padding).
+#[test]
+fn facenox_inputs_and_logits_match_onnxruntime() {
+    use liveness_models::pad::Crop;
+    use liveness_models::square_crop::Square;
+    use liveness_models::{Engine, EngineConfig, ModelPaths};
+
+    let config = EngineConfig {
+        model_sets: vec!["minifasnet-facenox".into()],
+        allow_restricted_models: true,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::load(&ModelPaths::in_dir(&assets_dir()), config).unwrap();
+    let model = engine.pad_model("facenox_v2se").unwrap();
+    let r = reference();
+    for key in [
+        "facenox_minifasnetv2se",
+        "facenox_minifasnetv2se_enlarge",
+        "facenox_minifasnetv2se_border",
+    ] {
+        let reference = &r["pad"][key];
+        let name = reference["image"].as_str().unwrap();
+        let local = data_dir().join(name);
+        let image = if local.is_file() {
+            liveness_models::decode::decode_rgb(&std::fs::read(local).unwrap()).unwrap()
+        } else {
+            rgb(name)
+        };
+        let b = floats(&reference["box"]);
+        let face = BoundingBox {
+            x: b[0],
+            y: b[1],
+            width: b[2],
+            height: b[3],
+        };
+        let (tensor, crop) = model.preprocess(&image, &face);
+        let c: Vec<i64> = reference["crop"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            crop,
+            Crop::Square(Square {
+                x0: c[0],
+                y0: c[1],
+                size: c[2] as u32
+            }),
+            "{key} crop"
+        );
+        let ours = values(&tensor);
+        let raw =
+            std::fs::read(data_dir().join(reference["input_file"].as_str().unwrap())).unwrap();
+        let theirs: Vec<f32> = raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        let input_diff = max_abs_diff(&ours, &theirs);
+        assert!(
+            input_diff <= TOLERANCE,
+            "{key} input differs by {input_diff}"
+        );
+        let logits = model.logits(tensor).unwrap();
+        let diff = max_abs_diff(&logits, &floats(&reference["logits"]));
+        eprintln!("{key}: input max abs diff {input_diff:e}, logits max abs diff {diff:e}");
+        assert!(diff <= TOLERANCE, "{key} logits differ by {diff}");
+        let p_real = liveness_models::pad::softmax(&logits)[0];
+        let expected = reference["p_real"].as_f64().unwrap() as f32;
+        assert!(
+            (p_real - expected).abs() <= TOLERANCE,
+            "{key}: {p_real} vs {expected}"
+        );
+    }
 }

@@ -11,7 +11,7 @@ fn readme_states_every_default_threshold() {
     let mut fields: Vec<(String, Value)> = Vec::new();
     for (key, value) in config.as_object().unwrap() {
         match key.as_str() {
-            "threads" => {}
+            "threads" | "model_sets" | "allow_restricted_models" => {}
             "gates" => fields.extend(value.as_object().unwrap().clone()),
             _ => fields.push((key.clone(), value.clone())),
         }

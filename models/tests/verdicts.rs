@@ -200,8 +200,8 @@ fn batch_analysis_keeps_input_order_and_matches_single_runs() {
         let single = engine().analyze(input);
         assert_eq!(code(result), code(&single));
         assert_eq!(
-            result.liveness.map(|l| l.probability),
-            single.liveness.map(|l| l.probability)
+            result.liveness.as_ref().map(|l| l.probability),
+            single.liveness.as_ref().map(|l| l.probability)
         );
     }
     assert_eq!(code(&batch[1]), Some(704));

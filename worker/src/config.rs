@@ -26,7 +26,11 @@ pub struct WorkerConfig {
     pub pseudonym_key: PseudonymKey,
     /// LIVENESS_MODEL_DIR, default models/assets
     pub model_dir: PathBuf,
-    /// LIVENESS_THREADS, default 0 (one inference thread per core)
+    /// LIVENESS_THREADS, default 0 (one inference thread per core).
+    /// LIVENESS_MODEL_SETS, default empty: model sets (models/manifest.toml) served besides
+    /// the default, comma-separated; a tenant whose set this worker does not serve gets a
+    /// failed verdict (711) naming it. LIVENESS_ALLOW_RESTRICTED_MODELS, default false: needed
+    /// to load a set with a model whose licence is marked restricted (logged as a warning).
     pub engine: EngineConfig,
     /// LIVENESS_PREFETCH, default 0 (= twice the inference threads): jobs in flight at once
     pub prefetch: u16,
@@ -76,6 +80,8 @@ impl WorkerConfig {
     pub fn from_env() -> anyhow::Result<Self> {
         let engine = EngineConfig {
             threads: env_or("LIVENESS_THREADS", 0)?,
+            model_sets: list("LIVENESS_MODEL_SETS")?,
+            allow_restricted_models: env_or("LIVENESS_ALLOW_RESTRICTED_MODELS", false)?,
             ..EngineConfig::default()
         };
         let retry_horizon = secs("LIVENESS_RETRY_HORIZON_SECS", 900)?;

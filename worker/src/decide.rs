@@ -22,7 +22,7 @@ pub fn decide(
     let capture_probability = assessment.probability();
     let face_probability = frames
         .iter()
-        .filter_map(|a| a.liveness.map(|l| l.probability as f64))
+        .filter_map(|a| a.liveness.as_ref().map(|l| l.probability as f64))
         .reduce(f64::min);
     let quality = frames
         .iter()
@@ -68,8 +68,8 @@ pub fn decide(
                 "width": a.width,
                 "height": a.height,
                 "faces": a.faces.len(),
-                "face_probability": a.liveness.map(|l| l.probability),
-                "models": a.liveness.map(|l| json!({ "minifasnet_v2": l.minifasnet_v2, "minifasnet_v1se": l.minifasnet_v1se })),
+                "face_probability": a.liveness.as_ref().map(|l| l.probability),
+                "models": a.liveness.as_ref().map(|l| &l.models),
                 "failed_gates": a.gates.iter().filter(|g| !g.passed).collect::<Vec<_>>(),
                 "timings_ms": a.timings,
             })

@@ -2,10 +2,9 @@
 //! dependency is down: the message goes back to the queue after a backoff) or `Abort` (the
 //! capture cannot be judged: a failed verdict is recorded and the message acknowledged).
 
-use crate::decide::{decide, service_failure};
-use crate::faces::subject_faces;
+use crate::decide::service_failure;
 use crate::Worker;
-use liveness_capture::{admit_frames, assess_packet, AssessError, Submission};
+use liveness_capture::{assess_packet, AssessError, Submission};
 use liveness_contract::RejectionCode;
 use liveness_pipeline::db::sessions::PgCaptureStores;
 use liveness_pipeline::db::{self, transactions};
@@ -119,64 +118,48 @@ pub async fn process(worker: &Worker, job: Job) -> Result<Outcome, JobError> {
     };
     let assessed = started.elapsed();
 
-    // Every frame decoded once, on the inference pool and off the async threads: the pixels
-    // serve the capture's frame checks and the face models alike.
-    // Only frames whose header matches the declared size, within the job's pixel budget:
-    // the rest stay undecoded (an empty input fails to decode and counts as unreadable).
-    let frames: Vec<Vec<u8>> = match assessment.payload.as_ref() {
-        None => Vec::new(),
-        Some(payload) => admit_frames(payload, worker.max_job_pixels)
-            .into_iter()
-            .zip(&payload.frames)
-            .enumerate()
-            .map(|(i, (admitted, frame))| match admitted {
-                Ok(()) => frame.jpeg.clone(),
-                Err(refusal) => {
-                    tracing::warn!(frame = i, %refusal, "frame not decoded");
-                    Vec::new()
-                }
-            })
-            .collect(),
-    };
+    let frames = crate::judge::admitted_frames(assessment.payload.as_ref(), worker.max_job_pixels);
+    // A set this worker does not serve is an operator's configuration error, not the
+    // client's: the capture gets a failed verdict (it can be sent again) and the log says why.
+    let model_set = started_job.model_set.clone();
+    if let Err(e) = worker.engine.model_set(model_set.as_deref()) {
+        return Err(JobError::Abort {
+            code: RejectionCode::EngineError,
+            reason: e.to_string(),
+        });
+    }
     let engine = worker.engine.clone();
-    let (decoded, analyses) = tokio::task::spawn_blocking(move || {
-        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
-        let decoded = engine.decode_many(&refs);
-        let analyses = engine.analyze_decoded(&decoded);
-        (decoded, analyses)
+    let (judged, model_versions) = tokio::task::spawn_blocking(move || {
+        let set = engine
+            .model_set(model_set.as_deref())
+            .expect("checked above; the engine's sets never change");
+        let judged = crate::judge::analyze_frames(&engine, set, &frames);
+        (judged, set.model_versions().clone())
     })
     .await
     .map_err(|e| JobError::Abort {
         code: RejectionCode::EngineError,
         reason: format!("inference task failed: {e}"),
     })?;
-    let views: Vec<Option<&image::RgbImage>> = decoded.iter().map(|d| d.as_ref().ok()).collect();
-    assessment.check_frames(&views, &worker.policy);
-    assessment.check_same_face(&subject_faces(&analyses, &views), &worker.policy);
-    if let Some(failure) = analyses
-        .iter()
-        .filter_map(|a| a.rejection.as_ref())
-        .find(|r| r.code == RejectionCode::ProcessingError)
-    {
-        return Err(JobError::Abort {
+    let mut verdict = judged
+        .verdict(
+            &mut assessment,
+            &worker.policy,
+            started_job.face_threshold,
+            &model_versions,
+        )
+        .map_err(|reason| JobError::Abort {
             code: RejectionCode::EngineError,
-            reason: failure.detail.clone(),
-        });
-    }
-
-    let mut verdict = decide(
-        &assessment,
-        &analyses,
-        started_job.face_threshold,
-        &worker.model_versions,
-    );
-    let judged = started.elapsed();
+            reason,
+        })?;
+    let views = judged.views();
+    let judged_at = started.elapsed();
     let selfie_key = keep_selfie(worker, &tx, &assessment, &views).await?;
     verdict.timings_ms = serde_json::json!({
         "fetch": fetched.as_secs_f64() * 1e3,
         "capture": (assessed - fetched).as_secs_f64() * 1e3,
-        "faces": (judged - assessed).as_secs_f64() * 1e3,
-        "selfie": (started.elapsed() - judged).as_secs_f64() * 1e3,
+        "faces": (judged_at - assessed).as_secs_f64() * 1e3,
+        "selfie": (started.elapsed() - judged_at).as_secs_f64() * 1e3,
         "total": started.elapsed().as_secs_f64() * 1e3,
     });
     transactions::complete(
@@ -227,7 +210,7 @@ pub async fn record_failure(
     code: RejectionCode,
     reason: &str,
 ) -> Result<(), JobError> {
-    let verdict = service_failure(code, reason, &worker.model_versions);
+    let verdict = service_failure(code, reason, worker.engine.default_set().model_versions());
     let Some(tx) = transactions::by_id(&worker.db, job.transaction_id)
         .await
         .map_err(from_db)?

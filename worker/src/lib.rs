@@ -6,11 +6,12 @@
 pub mod config;
 mod consume;
 mod dead_letters;
-mod decide;
+pub mod decide;
 pub mod faces;
 mod health;
 mod housekeeping;
 mod job;
+pub mod judge;
 
 pub use config::WorkerConfig;
 pub use housekeeping::Reconciled;
@@ -20,8 +21,6 @@ use liveness_models::{Engine, ModelPaths};
 use liveness_pipeline::storage::at_rest::StorageKeys;
 use liveness_pipeline::storage::Storage;
 use liveness_webhooks::Dispatcher;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::future::Future;
@@ -38,7 +37,6 @@ pub struct Worker {
     pub keys: Keyring,
     pub storage_keys: StorageKeys,
     pub policy: Policy,
-    pub model_versions: Value,
     pub max_job_pixels: u64,
     config: WorkerConfig,
     status: Arc<health::Status>,
@@ -57,7 +55,6 @@ impl Worker {
         let storage = Storage::new(&config.storage);
         let paths = ModelPaths::in_dir(&config.model_dir);
         let engine = Arc::new(Engine::load(&paths, config.engine.clone())?);
-        let model_versions = model_versions(&paths)?;
         let health_listener = match &config.listen_addr {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
@@ -73,7 +70,6 @@ impl Worker {
             keys: config.capture_keys.clone(),
             storage_keys: config.storage_keys.clone(),
             policy: config.policy.clone(),
-            model_versions,
             max_job_pixels: config.max_job_pixels,
             config,
             status: Arc::default(),
@@ -188,23 +184,6 @@ impl Supervised {
     async fn finish(mut self) {
         while self.tasks.join_next().await.is_some() {}
     }
-}
-
-fn model_versions(paths: &ModelPaths) -> anyhow::Result<Value> {
-    let mut versions = serde_json::Map::new();
-    for path in [
-        &paths.detector,
-        &paths.minifasnet_v2,
-        &paths.minifasnet_v1se,
-    ] {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let digest = Sha256::digest(std::fs::read(path)?);
-        versions.insert(name, Value::String(format!("sha256:{digest:x}")));
-    }
-    Ok(Value::Object(versions))
 }
 
 #[cfg(test)]

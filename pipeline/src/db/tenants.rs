@@ -17,6 +17,8 @@ pub struct Tenant {
     pub webhook_allowed_hosts: Vec<String>,
     /// Web origins whose pages may use capture tokens (CORS).
     pub allowed_origins: Vec<String>,
+    /// The model set judging the tenant's faces; `None` is the engine's default set.
+    pub model_set: Option<String>,
 }
 
 /// Enabled tenants matching `$filter` (a string literal: the query macros take only literals,
@@ -25,7 +27,7 @@ macro_rules! select_enabled {
     ($filter:literal, $($arg:expr),+ $(,)?) => {
         sqlx::query_as!(
             Tenant,
-            "SELECT id, name, client_id, face_threshold, retention_days, webhook_allowed_hosts, allowed_origins
+            "SELECT id, name, client_id, face_threshold, retention_days, webhook_allowed_hosts, allowed_origins, model_set
              FROM tenants WHERE " + $filter + " AND disabled_at IS NULL",
             $($arg),+
         )
@@ -58,7 +60,7 @@ pub async fn create(
     let tenant = sqlx::query_as!(
         Tenant,
         "INSERT INTO tenants (name, client_id, secret_hash, face_threshold) VALUES ($1, $2, $3, $4)
-         RETURNING id, name, client_id, face_threshold, retention_days, webhook_allowed_hosts, allowed_origins",
+         RETURNING id, name, client_id, face_threshold, retention_days, webhook_allowed_hosts, allowed_origins, model_set",
         name,
         client_id,
         hash,
@@ -233,6 +235,36 @@ pub async fn set_webhook_allowed_hosts(
         "UPDATE tenants SET webhook_allowed_hosts = $2 WHERE id = $1",
         id,
         &hosts
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Chooses the tenant's model set (`None`: the default set) and the P(real) threshold its
+/// faces must reach, together: a set's scores are only meaningful against its own threshold.
+pub async fn set_model_set(
+    pool: &PgPool,
+    id: i64,
+    model_set: Option<&str>,
+    face_threshold: f64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE tenants SET model_set = $2, face_threshold = $3 WHERE id = $1",
+        id,
+        model_set,
+        face_threshold
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_face_threshold(pool: &PgPool, id: i64, threshold: f64) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE tenants SET face_threshold = $2 WHERE id = $1",
+        id,
+        threshold
     )
     .execute(pool)
     .await?;

@@ -33,6 +33,8 @@ pub struct StartedJob {
     #[sqlx(flatten)]
     pub tx: TransactionRow,
     pub face_threshold: f64,
+    /// The tenant's model set; `None` is the default.
+    pub model_set: Option<String>,
     pub tenant_enabled: bool,
     /// What the producer received, to check what storage gives back.
     pub packet_sha256: Vec<u8>,
@@ -168,7 +170,7 @@ pub async fn start(pool: &PgPool, id: i64) -> Result<Option<StartedJob>, sqlx::E
            WHERE t.id = $1 AND t.status IN ('queued', 'processing') AND n.id = t.tenant_id
            RETURNING t.id, t.tenant_id, t.status::text AS "status!", t.s3_bucket, t.packet_key, t.selfie_key,
                      t.selfie_sha256, t.request_fingerprint, t.attempts, t.created_at, t.webhook_url, t.purged_at, t.capture_session,
-                     n.face_threshold, n.disabled_at IS NULL AS "tenant_enabled!", t.packet_sha256"#,
+                     n.face_threshold, n.model_set, n.disabled_at IS NULL AS "tenant_enabled!", t.packet_sha256"#,
         id
     )
     .fetch_optional(pool)
@@ -190,6 +192,7 @@ pub async fn start(pool: &PgPool, id: i64) -> Result<Option<StartedJob>, sqlx::E
             capture_session: r.capture_session,
         },
         face_threshold: r.face_threshold,
+        model_set: r.model_set,
         tenant_enabled: r.tenant_enabled,
         packet_sha256: r.packet_sha256,
     }))

@@ -122,6 +122,8 @@ pub struct Options {
     pub retry_horizon: Duration,
     /// How often the in-process worker reconciles (default: every second; zero: never).
     pub reconcile_interval: Duration,
+    /// Model sets the in-process worker serves besides the default (restricted ones allowed).
+    pub model_sets: Vec<String>,
 }
 
 /// Delay queues of every test stack: short, so a retried job comes back within a second.
@@ -143,6 +145,7 @@ impl Default for Options {
             capture_keys: None,
             retry_horizon: Duration::from_secs(30),
             reconcile_interval: Duration::from_secs(1),
+            model_sets: Vec::new(),
         }
     }
 }
@@ -263,6 +266,8 @@ impl Stack {
             model_dir: assets(),
             engine: EngineConfig {
                 threads: 2,
+                model_sets: options.model_sets.clone(),
+                allow_restricted_models: !options.model_sets.is_empty(),
                 ..EngineConfig::default()
             },
             prefetch: 2,

@@ -1,0 +1,108 @@
+//! What a model set costs: whole-image time of every set side by side in one process, and the
+//! facenox model planned for batch 1 against the plan its declared symbolic batch gives.
+
+use crate::table::{ms, ratio, Table};
+use anyhow::Context;
+use liveness_models::manifest::manifest;
+use liveness_models::onnx::load_model;
+use liveness_models::{Engine, EngineConfig, ModelPaths};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time_ms(f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// One thread, every set in the manifest (restricted ones included: this is a measurement).
+pub fn table(
+    models: &Path,
+    paths: &[PathBuf],
+    images: &[Vec<u8>],
+    runs: usize,
+) -> anyhow::Result<String> {
+    let names: Vec<String> = manifest()
+        .set_names()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let config = EngineConfig {
+        threads: 1,
+        model_sets: names.clone(),
+        allow_restricted_models: true,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::load(&ModelPaths::in_dir(models), config)
+        .context("loading every model set (run scripts/fetch-models)")?;
+    let mut header = vec!["image (one thread, median ms)".to_string()];
+    header.extend(names.iter().cloned());
+    header.extend(names.iter().skip(1).map(|n| format!("{n} / {}", names[0])));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut table = Table::new(&header);
+    let mut sums = vec![0.0; names.len()];
+    for (path, bytes) in paths.iter().zip(images) {
+        let mut row = vec![path.file_name().unwrap().to_string_lossy().into_owned()];
+        // Interleaved per run, so that drift in the machine's load hits every set alike.
+        let mut times = vec![Vec::with_capacity(runs); names.len()];
+        for _ in 0..runs {
+            for (i, name) in names.iter().enumerate() {
+                let set = engine.model_set(Some(name))?;
+                times[i].push(engine.analyze_here_with(set, bytes).timings.total);
+            }
+        }
+        let medians: Vec<f64> = times.into_iter().map(median).collect();
+        for (sum, m) in sums.iter_mut().zip(&medians) {
+            *sum += m;
+        }
+        row.extend(medians.iter().map(|m| ms(*m)));
+        row.extend(medians.iter().skip(1).map(|m| ratio(*m, medians[0])));
+        table.row(row);
+    }
+    let n = images.len() as f64;
+    let mut row = vec!["mean".to_string()];
+    row.extend(sums.iter().map(|s| ms(s / n)));
+    row.extend(sums.iter().skip(1).map(|s| ratio(*s, sums[0])));
+    table.row(row);
+    Ok(format!(
+        "\n### Model sets, whole image\n\n{}{}",
+        table.markdown(),
+        batch_table(models, runs * 3)?
+    ))
+}
+
+/// The facenox file declares a symbolic batch: planned as declared, tract keeps it symbolic.
+fn batch_table(models: &Path, runs: usize) -> anyhow::Result<String> {
+    let spec = manifest()
+        .pad_model("facenox_v2se")
+        .context("facenox_v2se in the manifest")?;
+    let path = models.join(&spec.file);
+    let side = spec.input_side;
+    let input = tract_onnx::prelude::Tensor::zero::<f32>(&[1, 3, side, side])?;
+    let mut table = Table::new(&["facenox 1x3x128x128 (one thread, median ms)", "tract"]);
+    let mut timed = Vec::new();
+    for (label, ignore_declared) in [
+        (
+            "declared shapes ignored: planned for batch 1 (as loaded)",
+            true,
+        ),
+        ("declared shapes kept: symbolic batch", false),
+    ] {
+        let model = load_model(&path, [1, 3, side, side], ignore_declared)?;
+        model.run(input.clone())?;
+        let t = median(
+            (0..runs)
+                .map(|_| time_ms(|| drop(model.run(input.clone()))))
+                .collect(),
+        );
+        timed.push(t);
+        table.row(vec![label.into(), ms(t)]);
+    }
+    table.row(vec!["kept / ignored".into(), ratio(timed[1], timed[0])]);
+    Ok(format!("\n{}", table.markdown()))
+}
