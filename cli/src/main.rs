@@ -3,6 +3,7 @@
 mod analyze;
 mod capture;
 mod database;
+mod evaluate;
 mod jobs;
 mod keys;
 mod purge;
@@ -39,6 +40,9 @@ enum Command {
     /// Manage tenants (API clients) in the database at DATABASE_URL.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Measure detection on labelled folders (bona fide, attacks by type): ISO/IEC 30107-3
+    /// APCER, BPCER, ACER, EER per model set, full-pipeline outcomes, a DET curve.
+    Evaluate(evaluate::Args),
     /// Open a capture packet and print its capture-liveness assessment.
     Assess(capture::AssessArgs),
     /// Report on verdicts (fraud attempts, outcomes, attack rate, capture signals, latency)
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Seal(args) => capture::seal(args).map(|()| ExitCode::SUCCESS),
         Command::Tenant(command) => tenant::run(command).map(|()| ExitCode::SUCCESS),
         Command::Assess(args) => capture::assess_packet(args).map(|()| ExitCode::SUCCESS),
+        Command::Evaluate(args) => evaluate::run(args).map(|()| ExitCode::SUCCESS),
         Command::Report(args) => report::run(args).map(|()| ExitCode::SUCCESS),
         Command::Webhook(command) => webhook::run(command).map(|()| ExitCode::SUCCESS),
         Command::Jobs(command) => jobs::run(command).map(|()| ExitCode::SUCCESS),
