@@ -212,7 +212,7 @@ fn det_curve_png_and_the_restricted_set_needs_the_operator_setting() {
     assert!(alone >= 300, "the default set's curve: {alone} pixels");
     assert_eq!(count(&png, second), 0);
 
-    let table = ok(evaluate(
+    let allowed = evaluate(
         &f,
         &[
             "--model-set",
@@ -223,7 +223,13 @@ fn det_curve_png_and_the_restricted_set_needs_the_operator_setting() {
             "--det",
             png.to_str().unwrap(),
         ],
-    ));
+    );
+    let warning = String::from_utf8_lossy(&allowed.stderr).into_owned();
+    assert!(
+        warning.contains("restricted licence") && warning.contains("CelebA-Spoof"),
+        "the operator is warned: {warning}"
+    );
+    let table = ok(allowed);
     assert!(
         table.contains("minifasnet-facenox") && table.contains("APCER print"),
         "{table}"

@@ -37,6 +37,14 @@ fn values(t: &Tensor) -> Vec<f32> {
         .to_vec()
 }
 
+/// The input tensor onnxruntime was given, stored beside reference.json as little-endian f32.
+fn reference_input(reference: &Value) -> Vec<f32> {
+    let raw = std::fs::read(data_dir().join(reference["input_file"].as_str().unwrap())).unwrap();
+    raw.chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -134,12 +142,7 @@ fn pad_inputs_and_logits_match_onnxruntime() {
 
         let (tensor, _) = model.preprocess(&image, &face);
         let ours = values(&tensor);
-        let raw =
-            std::fs::read(data_dir().join(reference["input_file"].as_str().unwrap())).unwrap();
-        let theirs: Vec<f32> = raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
+        let theirs = reference_input(reference);
         let diff = max_abs_diff(&ours, &theirs);
         assert!(diff <= TOLERANCE, "{name} input differs by {diff}");
 
@@ -216,12 +219,7 @@ fn facenox_inputs_and_logits_match_onnxruntime() {
             "{key} crop"
         );
         let ours = values(&tensor);
-        let raw =
-            std::fs::read(data_dir().join(reference["input_file"].as_str().unwrap())).unwrap();
-        let theirs: Vec<f32> = raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
+        let theirs = reference_input(reference);
         let input_diff = max_abs_diff(&ours, &theirs);
         assert!(
             input_diff <= TOLERANCE,

@@ -90,7 +90,12 @@ pub struct Pad {
     pub bpcer: Option<f64>,
     /// (apcer_max + bpcer) / 2.
     pub acer: Option<f64>,
+    /// With APCER the worst type's: one type the models never catch (six masks, say) keeps
+    /// it near that type's APCER whatever the others do.
     pub eer: Eer,
+    /// With every attack in one pool, the EER most papers report; it hides a weak type
+    /// behind the common ones.
+    pub eer_pooled: Eer,
     pub bpcer_at_apcer: Vec<BpcerAtApcer>,
     /// Present when a BPCER target was asked for.
     pub recommended: Option<Recommended>,
@@ -147,24 +152,21 @@ pub struct DetPoint {
 
 pub fn summarize(run: &SetRun, bpcer_target: Option<f64>) -> Summary {
     let scores = scores(run);
-    let sweep = sweep(&scores);
-    let mut eer = Eer::default();
-    let mut closest = f64::INFINITY;
-    for (t, a, b) in sweep.iter().filter_map(|&(t, a, b)| Some((t, a?, b?))) {
-        // Equal fractions can differ in the last bit once subtracted: treat those as ties.
-        if (a - b).abs() < closest - 1e-12 {
-            closest = (a - b).abs();
-            eer = Eer {
-                rate: Some(round6((a + b) / 2.0)),
-                threshold: Some(floor6(t)),
-            };
-        }
-    }
+    let swept = sweep(&scores);
+    let eer = equal_error(&swept);
+    let pooled = Split {
+        bona_fide: scores.bona_fide.clone(),
+        attacks: BTreeMap::from([(
+            String::new(),
+            scores.attacks.values().flatten().copied().collect(),
+        )]),
+    };
+    let eer_pooled = equal_error(&sweep(&sorted(pooled)));
     let bpcer_at_apcer = APCER_TARGETS
         .iter()
         .map(|&target| {
             let mut best: Option<(f64, f64)> = None;
-            for (t, a, b) in sweep.iter().filter_map(|&(t, a, b)| Some((t, a?, b?))) {
+            for (t, a, b) in swept.iter().filter_map(|&(t, a, b)| Some((t, a?, b?))) {
                 // `<=`: the BPCER rises along the sweep, so an equal one is a higher threshold.
                 if a <= target && best.is_none_or(|(_, lowest)| b <= lowest) {
                     best = Some((t, b));
@@ -179,7 +181,7 @@ pub fn summarize(run: &SetRun, bpcer_target: Option<f64>) -> Summary {
         })
         .collect();
     let recommended = bpcer_target.map(|target| {
-        let point = sweep.iter().rfind(|p| p.2.is_some_and(|b| b <= target));
+        let point = swept.iter().rfind(|p| p.2.is_some_and(|b| b <= target));
         Recommended {
             bpcer_target: target,
             threshold: point.map(|p| floor6(p.0)),
@@ -195,6 +197,7 @@ pub fn summarize(run: &SetRun, bpcer_target: Option<f64>) -> Summary {
         bpcer: bpcer.map(round6),
         acer: apcer_max.zip(bpcer).map(|(a, b)| round6((a + b) / 2.0)),
         eer,
+        eer_pooled,
         bpcer_at_apcer,
         recommended,
     };
@@ -233,7 +236,10 @@ fn score(sample: &Sample) -> Option<f64> {
 /// Sorted, so each rate at a threshold is a binary search and a sweep over thousands of
 /// thresholds stays cheap.
 fn scores(run: &SetRun) -> Split<Vec<f64>> {
-    let mut scores = split(run, |list: &mut Vec<f64>, s| list.extend(score(s)));
+    sorted(split(run, |list: &mut Vec<f64>, s| list.extend(score(s))))
+}
+
+fn sorted(mut scores: Split<Vec<f64>>) -> Split<Vec<f64>> {
     scores.bona_fide.sort_by(f64::total_cmp);
     scores
         .attacks
@@ -304,6 +310,22 @@ fn apcer(scores: &Split<Vec<f64>>, threshold: f64) -> BTreeMap<String, Option<f6
     (scores.attacks.iter())
         .map(|(kind, list)| (kind.clone(), ratio(accepted(list, threshold), list.len())))
         .collect()
+}
+
+fn equal_error(sweep: &[(f64, Option<f64>, Option<f64>)]) -> Eer {
+    let mut eer = Eer::default();
+    let mut closest = f64::INFINITY;
+    for (t, a, b) in sweep.iter().filter_map(|&(t, a, b)| Some((t, a?, b?))) {
+        // Equal fractions can differ in the last bit once subtracted: treat those as ties.
+        if (a - b).abs() < closest - 1e-12 {
+            closest = (a - b).abs();
+            eer = Eer {
+                rate: Some(round6((a + b) / 2.0)),
+                threshold: Some(floor6(t)),
+            };
+        }
+    }
+    eer
 }
 
 /// (threshold, apcer_max, bpcer) at every distinct score and just above the highest.

@@ -69,15 +69,23 @@ fn attack_types(summaries: &[Summary]) -> BTreeSet<String> {
     types.cloned().collect()
 }
 
-fn pad(summaries: &[Summary]) -> Grid {
-    let mut rows = Vec::new();
-    let mut row = |name: String, cell: &dyn Fn(&Summary) -> String| {
+/// `row(name, cell)` appends a row: its name, then `cell` of every set.
+fn row_builder<'a>(
+    summaries: &'a [Summary],
+    rows: &'a mut Vec<Vec<String>>,
+) -> impl FnMut(String, &dyn Fn(&Summary) -> String) + 'a {
+    move |name, cell| {
         rows.push(
             std::iter::once(name)
                 .chain(summaries.iter().map(cell))
                 .collect(),
         )
-    };
+    }
+}
+
+fn pad(summaries: &[Summary]) -> Grid {
+    let mut rows = Vec::new();
+    let mut row = row_builder(summaries, &mut rows);
     row("threshold".into(), &|s| s.threshold.to_string());
     row("faces found (bona fide / attacks)".into(), &|s| {
         let attacks: usize = s.faces_found.attacks.values().sum();
@@ -91,8 +99,11 @@ fn pad(summaries: &[Summary]) -> Grid {
     row("APCER max".into(), &|s| percent(s.pad.apcer_max));
     row("BPCER".into(), &|s| percent(s.pad.bpcer));
     row("ACER".into(), &|s| percent(s.pad.acer));
-    row("EER (threshold)".into(), &|s| {
+    row("EER, worst attack type (threshold)".into(), &|s| {
         with_threshold(s.pad.eer.rate, s.pad.eer.threshold)
+    });
+    row("EER, attacks pooled (threshold)".into(), &|s| {
+        with_threshold(s.pad.eer_pooled.rate, s.pad.eer_pooled.threshold)
     });
     let targets = summaries.first().map(|s| s.pad.bpcer_at_apcer.len());
     for i in 0..targets.unwrap_or(0) {
@@ -120,18 +131,13 @@ fn pad(summaries: &[Summary]) -> Grid {
             percent(rec(s).and_then(|r| r.apcer_max))
         });
     }
+    drop(row);
     (header("PAD only (images with a face)", summaries), rows)
 }
 
 fn pipeline(summaries: &[Summary]) -> Grid {
     let mut rows = Vec::new();
-    let mut row = |name: String, cell: &dyn Fn(&Summary) -> String| {
-        rows.push(
-            std::iter::once(name)
-                .chain(summaries.iter().map(cell))
-                .collect(),
-        )
-    };
+    let mut row = row_builder(summaries, &mut rows);
     let labels = std::iter::once(None).chain(attack_types(summaries).into_iter().map(Some));
     for label in labels {
         let outcomes = |s: &Summary| match &label {
@@ -162,6 +168,7 @@ fn pipeline(summaries: &[Summary]) -> Grid {
     }
     row("APCER max".into(), &|s| percent(s.pipeline.apcer_max));
     row("BPCER".into(), &|s| percent(s.pipeline.bpcer));
+    drop(row);
     (header("full pipeline (all images)", summaries), rows)
 }
 
@@ -232,7 +239,14 @@ mod tests {
         };
         assert_eq!(row("PAD only")[1..], ["hand", "empty"]);
         assert_eq!(row("APCER print")[1..], ["33.33%", "n/a"]);
-        assert_eq!(row("EER (threshold)")[1..], ["29.17% (0.6)", "n/a"]);
+        assert_eq!(
+            row("EER, worst attack type (threshold)")[1..],
+            ["29.17% (0.6)", "n/a"]
+        );
+        assert_eq!(
+            row("EER, attacks pooled (threshold)")[1..],
+            ["22.50% (0.6)", "n/a"]
+        );
         assert_eq!(row("BPCER @ APCER 5%")[1..], ["50.00% (0.8)", "n/a"]);
         assert_eq!(row("recommended threshold")[1..], ["0.6", "n/a"]);
         assert_eq!(row("faces found")[1..], ["4 / 5", "0 / 0"]);

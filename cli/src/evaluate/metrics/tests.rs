@@ -56,6 +56,9 @@ fn hand_computed_summary() {
         "pad": {
             "apcer": {"print": 0.333333, "replay": 0.5}, "apcer_max": 0.5, "bpcer": 0.25,
             "acer": 0.375, "eer": {"rate": 0.291667, "threshold": 0.6},
+            // Pooled attacks [0.7, 0.55, 0.2, 0.1, 0.05] against bona fide [0.9, 0.8, 0.6,
+            // 0.3]: at 0.6, APCER 1/5 (0.7) and BPCER 1/4 (0.3) are closest: (0.2 + 0.25) / 2.
+            "eer_pooled": {"rate": 0.225, "threshold": 0.6},
             "bpcer_at_apcer": [
                 {"apcer_target": 0.01, "bpcer": 0.5, "threshold": 0.8},
                 {"apcer_target": 0.05, "bpcer": 0.5, "threshold": 0.8},
