@@ -6,7 +6,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -
 COPY . .
 # sqlx's query macros read the schema from the committed .sqlx/: no database at build time.
 ENV SQLX_OFFLINE=true
-RUN scripts/fetch-models \
+# The image redistributes the models it holds: it leaves out those with a restricted licence
+# (the opt-in minifasnet-facenox set's file; mount it into LIVENESS_MODEL_DIR to opt in).
+RUN LIVENESS_FETCH_RESTRICTED=false scripts/fetch-models \
  && cargo build --release --locked --workspace --bins \
  && mkdir -p /out/bin /out/models \
  && cp target/release/liveness target/release/liveness-producer target/release/liveness-worker /out/bin/ \

@@ -68,3 +68,25 @@ fn checksum_mismatch_is_a_hard_error_naming_the_file() {
     std::fs::remove_dir_all(target).unwrap();
     std::fs::remove_dir_all(mirror).unwrap();
 }
+
+#[test]
+fn restricted_files_are_left_out_when_the_build_redistributes() {
+    let target = scratch("unrestricted");
+    let out = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/fetch-models"
+    ))
+    .env("LIVENESS_MODEL_DIR", &target)
+    .env("LIVENESS_MODEL_MIRROR", support::assets_dir())
+    .env("LIVENESS_FETCH_RESTRICTED", "false")
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("skipped (restricted licence)"), "{stderr}");
+    assert!(!target
+        .join("face_antispoof_minifasnetv2se_128.onnx")
+        .exists());
+    assert!(target.join("MiniFASNetV1SE.onnx").is_file());
+    std::fs::remove_dir_all(target).unwrap();
+}
