@@ -288,9 +288,14 @@ impl Engine {
             subject = primary_face(&faces);
             if let Some(primary) = subject {
                 let t = Instant::now();
-                let roll = match self.detector.measure_roll(image, &faces[primary]) {
-                    Ok(roll) => roll.map(f64::from),
-                    Err(e) => return self.failed(e, timings, start),
+                // Without the rotated views the gate reads the roll from the landmarks.
+                let roll = if self.detector.roll_views_needed(&faces[primary]) {
+                    match self.detector.measure_roll(image, &faces[primary]) {
+                        Ok(roll) => roll.map(f64::from),
+                        Err(e) => return self.failed(e, timings, start),
+                    }
+                } else {
+                    None
                 };
                 gates.extend(face_gates(&cfg.gates, image, &faces, primary, roll));
                 timings.gates = ms(t);
