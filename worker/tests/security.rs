@@ -187,6 +187,12 @@ async fn another_tenants_token_finds_and_changes_nothing() {
         .to_string();
     let id = stack.submit_live_async(&owner, 1).await[0];
     wait_for("the webhook", || async { !receiver.received().is_empty() }).await;
+    // The receiver has the event before the dispatcher records the delivery: wait for that
+    // too, or the snapshot below races it.
+    wait_for("the delivery recorded", || async {
+        stored(&stack).await[2] == 0
+    })
+    .await;
     let msg = receiver.received()[0].id.clone();
     let before = stored(&stack).await;
 
