@@ -1,25 +1,12 @@
 //! The capture packet from the command line, and interoperability with an independent
 //! implementation (scripts/py/capture_interop.py, pyhpke + cbor2) written from the spec.
 
+mod exe;
+
+use exe::{asset, burst, keygen, liveness, ok};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn liveness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_liveness"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn python(args: &[&str]) -> Output {
     let python = std::env::var("LIVENESS_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -34,13 +21,6 @@ fn python(args: &[&str]) -> Output {
         .expect("python runs (scripts/lib/env.sh sets LIVENESS_PYTHON)")
 }
 
-fn t1() -> String {
-    let dir = std::env::var_os("LIVENESS_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/assets"));
-    dir.join("silentface_image_T1.jpg").display().to_string()
-}
-
 struct Setup {
     dir: PathBuf,
     public: String,
@@ -51,40 +31,12 @@ struct Setup {
 fn setup(name: &str) -> Setup {
     let dir = std::env::temp_dir().join(format!("liveness-capture-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let keys = dir.join("keys");
-    let public = ok(liveness(&[
-        "keygen",
-        "--key-id",
-        "k-2026",
-        "--dir",
-        keys.to_str().unwrap(),
-    ]))
-    .trim()
-    .to_string();
-    // The key file's key line: the first that is not a comment (its schedule follows).
-    let private = std::fs::read_to_string(keys.join("k-2026.key"))
-        .unwrap()
-        .lines()
-        .find(|l| !l.starts_with('#'))
-        .unwrap()
-        .trim()
-        .to_string();
-    let frames_dir = dir.join("frames");
-    let frames = ok(liveness(&[
-        "burst",
-        "--count",
-        "3",
-        "--out-dir",
-        frames_dir.to_str().unwrap(),
-        &t1(),
-    ]))
-    .lines()
-    .map(str::to_string)
-    .collect();
+    let keys = keygen(&dir.join("keys"), "k-2026");
+    let frames = burst(&asset("silentface_image_T1.jpg"), &dir.join("frames"));
     Setup {
         dir,
-        public,
-        private_entry: format!("k-2026={private}"),
+        public: keys.public,
+        private_entry: keys.private_entry,
         frames,
     }
 }

@@ -2,34 +2,12 @@
 //! figures worked out by hand: an image without a face, an unreadable file, a sealed capture
 //! packet, and a live portrait filed as an attack (an attack that gets through).
 
+mod exe;
+
+use exe::{asset, burst, keygen, liveness, ok};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn liveness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_liveness"))
-        .args(args)
-        .env("LIVENESS_MODEL_DIR", asset(""))
-        .env_remove("LIVENESS_ALLOW_RESTRICTED_MODELS")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn asset(name: &str) -> PathBuf {
-    std::env::var_os("LIVENESS_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/assets"))
-        .join(name)
-}
+use std::process::Output;
 
 fn copy(name: &str, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -56,44 +34,21 @@ fn folder(name: &str) -> Folder {
     copy("astronaut.png", &root.join("print"));
     copy("silentface_image_F2.jpg", &root.join("replay"));
 
-    let key_dir = root.join("keys");
-    let public = ok(liveness(&[
-        "keygen",
-        "--key-id",
-        "k-eval",
-        "--dir",
-        key_dir.to_str().unwrap(),
-    ]));
-    let private = std::fs::read_to_string(key_dir.join("k-eval.key")).unwrap();
-    let private = private
-        .lines()
-        .find(|l| !l.starts_with('#'))
-        .unwrap()
-        .trim();
-    let frames_dir = root.join("frames");
-    let t1 = asset("silentface_image_T1.jpg");
-    let burst = ok(liveness(&[
-        "burst",
-        "--count",
-        "3",
-        "--out-dir",
-        frames_dir.to_str().unwrap(),
-        t1.to_str().unwrap(),
-    ]));
-    let frames: Vec<&str> = burst.lines().collect();
+    let keys = keygen(&root.join("keys"), "k-eval");
+    let frames = burst(&asset("silentface_image_T1.jpg"), &root.join("frames"));
     let packet = bona_fide.join("t1.packet");
     let mut seal = vec![
         "seal",
         "--key",
-        public.trim(),
+        &keys.public,
         "--nonce=evaluation-nonce",
         "--out",
         packet.to_str().unwrap(),
     ];
-    seal.extend(&frames);
+    seal.extend(frames.iter().map(String::as_str));
     ok(liveness(&seal));
     Folder {
-        keys: format!("k-eval={private}"),
+        keys: keys.private_entry,
         root,
     }
 }
