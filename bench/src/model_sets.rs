@@ -1,25 +1,14 @@
 //! What a model set costs: whole-image time of every set side by side in one process, and the
 //! facenox model planned for batch 1 against the plan its declared symbolic batch gives.
 
+use crate::engine::{median, time_ms};
 use crate::table::{ms, ratio, Table};
 use anyhow::Context;
 use liveness_models::manifest::manifest;
 use liveness_models::onnx::load_model;
 use liveness_models::{Engine, EngineConfig, ModelPaths};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 use tract_onnx::prelude::*;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn time_ms(f: &dyn Fn()) -> f64 {
-    let t = Instant::now();
-    f();
-    t.elapsed().as_secs_f64() * 1e3
-}
 
 /// One thread, every set in the manifest (restricted ones included: this is a measurement).
 pub fn table(

@@ -121,8 +121,7 @@ pub fn run(command: TenantCommand) -> anyhow::Result<()> {
                                  LIVENESS_MODEL_SETS"
                             );
                         }
-                        let threshold = threshold.unwrap_or(f64::from(spec.threshold));
-                        let threshold = (threshold * 1e6).round() / 1e6;
+                        let threshold = threshold.unwrap_or(spec.threshold);
                         liveness_pipeline::db::tenants::set_model_set(
                             &db,
                             tenant.id,

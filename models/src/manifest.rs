@@ -78,8 +78,8 @@ pub struct SetSpec {
     #[serde(default)]
     pub default: bool,
     pub models: Vec<String>,
-    pub weights: Vec<f32>,
-    pub threshold: f32,
+    pub weights: Vec<f64>,
+    pub threshold: f64,
     pub about: String,
 }
 
@@ -156,7 +156,7 @@ impl Manifest {
             if let Some(id) = set.models.iter().find(|id| self.pad_model(id).is_none()) {
                 return Err(format!("{}: no [[pad_model]] {id}", set.name));
             }
-            if set.weights.iter().any(|w| *w < 0.0) || set.weights.iter().sum::<f32>() <= 0.0 {
+            if set.weights.iter().any(|w| *w < 0.0) || set.weights.iter().sum::<f64>() <= 0.0 {
                 return Err(format!(
                     "{}: weights must be >= 0 with a positive sum",
                     set.name

@@ -148,9 +148,8 @@ pub fn load_sets(
         }
         let mut versions = Map::new();
         versions.insert("model_set".into(), json!(spec.name));
-        versions.insert("threshold".into(), json!(decimal(spec.threshold)));
-        let weights: Vec<f64> = spec.weights.iter().copied().map(decimal).collect();
-        versions.insert("weights".into(), json!(weights));
+        versions.insert("threshold".into(), json!(spec.threshold));
+        versions.insert("weights".into(), json!(spec.weights));
         versions.insert(detector_file.into(), json!(detector_version));
         let mut models = Vec::with_capacity(spec.models.len());
         for (id, weight) in spec.models.iter().zip(&spec.weights) {
@@ -163,22 +162,17 @@ pub fn load_sets(
             }
             let (model, version) = &loaded[id];
             versions.insert(pad.file.clone(), json!(version));
-            models.push((model.clone(), *weight));
+            models.push((model.clone(), *weight as f32));
         }
         sets.push(ModelSet {
             name: spec.name.clone(),
             models,
-            threshold: spec.threshold,
+            threshold: spec.threshold as f32,
             restricted,
             versions: Value::Object(versions),
         });
     }
     Ok(sets)
-}
-
-/// The manifest's decimal (0.35, not 0.3499999940395355) for the f32 it was parsed into.
-fn decimal(v: f32) -> f64 {
-    (v as f64 * 1e6).round() / 1e6
 }
 
 fn restricted_licences(spec: &SetSpec) -> Vec<String> {

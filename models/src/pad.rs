@@ -111,16 +111,6 @@ impl PadModel {
                 ))
             })
     }
-
-    /// The class probabilities of one face.
-    pub fn probabilities(
-        &self,
-        image: &RgbImage,
-        face: &BoundingBox,
-    ) -> Result<Vec<f32>, EngineError> {
-        let (input, _) = self.preprocess(image, face);
-        Ok(softmax(&self.logits(input)?))
-    }
 }
 
 /// Every model's class probabilities and the set's fused P(real).

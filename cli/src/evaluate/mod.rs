@@ -172,20 +172,25 @@ fn judge_all(
     contents: &[Vec<u8>],
     keys: Option<&Keyring>,
 ) -> anyhow::Result<Vec<(Option<f64>, Outcome)>> {
-    let images: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
     let is_packet: Vec<bool> = contents.iter().map(|c| inspect_header(c).is_ok()).collect();
-    let analyses = engine.analyze_many_with(set, &images);
+    let images: Vec<&[u8]> = contents
+        .iter()
+        .zip(&is_packet)
+        .filter(|(_, &packet)| !packet)
+        .map(|(c, _)| c.as_slice())
+        .collect();
+    let mut analyses = engine.analyze_many_with(set, &images).into_iter();
     contents
         .iter()
         .zip(is_packet)
-        .zip(analyses)
-        .map(|((content, packet), analysis)| {
+        .map(|(content, packet)| {
             if packet {
                 let keys = keys.context(
                     "a folder holds sealed capture packets: give their keys (--capture-keys)",
                 )?;
                 Ok(judge_packet(engine, set, content, keys))
             } else {
+                let analysis = analyses.next().expect("one analysis per image, in order");
                 Ok(image_outcome(&analysis))
             }
         })
