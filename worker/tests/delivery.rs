@@ -121,6 +121,25 @@ async fn job_that_keeps_failing_transiently_is_retried_until_the_horizon_then_fa
     stack.stop().await;
 }
 
+/// Dead letters ready for delivery, as the broker counts them.
+async fn ready_dead_letters(config: &liveness_pipeline::config::QueueConfig) -> u32 {
+    let connection = queue::connect(config).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let declared = channel
+        .queue_declare(
+            queue::dead_letter_queue(&config.queue).as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    connection.close(200, "counted".into()).await.unwrap();
+    declared.message_count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_no_worker_finishes_is_dead_lettered_closed_and_redriven() {
     let stack = Stack::without_worker().await;
@@ -190,6 +209,12 @@ async fn job_no_worker_finishes_is_dead_lettered_closed_and_redriven() {
             .unwrap(),
         vec![id]
     );
+    // Listing held the letter unacknowledged; the quorum queue puts it back asynchronously
+    // after the listing's channel closes, and redrive only reads what the queue counts.
+    wait_for("the listed dead letter back in its queue", || async {
+        ready_dead_letters(config).await == 1
+    })
+    .await;
     let moved = queue::redrive_dead_letters(config, |job| job.transaction_id == id)
         .await
         .unwrap();
