@@ -8,6 +8,7 @@ pub mod detect;
 mod engine;
 pub mod face;
 pub mod gates;
+pub mod kernels;
 pub mod manifest;
 pub mod model_set;
 pub mod onnx;
