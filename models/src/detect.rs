@@ -85,8 +85,10 @@ impl Detector {
             self.side,
             self.side,
         );
-        let tensor = Tensor::from_shape(&[1, 3, self.side, self.side], &data)
-            .expect("buffer matches the shape by construction");
+        // The buffer becomes the tensor as it is: a copy of it cost a tenth of a millisecond.
+        let tensor = tract_ndarray::Array4::from_shape_vec((1, 3, self.side, self.side), data)
+            .expect("buffer matches the shape by construction")
+            .into_tensor();
         DetectorInput {
             tensor,
             scale_x: (w / new_w as f64) as f32,
