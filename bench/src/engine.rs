@@ -85,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("timing tract ...");
     let single = load(&args.models, 1)?;
     let mut out = String::new();
-    out += &model_table(&single, &images[0], args.iterations * 3, &ort)?;
+    out += &model_table(&single, &args.models, &images[0], args.iterations * 3, &ort)?;
     out += &crate::torch::table(
         &single,
         &images[0],
@@ -126,6 +126,7 @@ fn run_ort(args: &Args, paths: &[PathBuf], threads: usize) -> anyhow::Result<Ort
 
 fn model_table(
     engine: &Engine,
+    models: &Path,
     image: &[u8],
     runs: usize,
     ort: &OrtReport,
@@ -146,16 +147,30 @@ fn model_table(
         "tract / ort",
     ]);
     let det_input = detector.preprocess(&rgb).tensor;
-    let det = median(
-        (0..runs)
-            .map(|_| time_ms(|| drop(detector.infer(det_input.clone()))))
-            .collect(),
-    );
+    // tract's own operators throughout (no max-pool rewrite), timed interleaved with ours.
+    let side = detector.input_side();
+    let unrewritten = liveness_models::onnx::load_model_unrewritten(
+        &models.join(liveness_models::DETECTOR_FILE),
+        [1, 3, side, side],
+        true,
+    )?;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ours.push(time_ms(|| drop(detector.infer(det_input.clone()))));
+        theirs.push(time_ms(|| drop(unrewritten.run(det_input.clone()))));
+    }
+    let (det, det_before) = (median(ours), median(theirs));
     table.row(vec![
         "YuNet 1x3x256x256".into(),
         ms(det),
         ms(ort.models["yunet"]),
         ratio(det, ort.models["yunet"]),
+    ]);
+    table.row(vec![
+        "YuNet, tract's own MaxPool (before)".into(),
+        ms(det_before),
+        ms(ort.models["yunet"]),
+        ratio(det_before, ort.models["yunet"]),
     ]);
     for (model, key) in [(v2, "minifasnet_v2"), (v1se, "minifasnet_v1se")] {
         let input = model.preprocess(&rgb, &face.bbox).0;
