@@ -1,6 +1,7 @@
-//! An operator written for a shape our detector uses, where tract 0.23's generic kernel is slow
-//! on this CPU (`bench profile`): 2x2 stride-2 max pooling. `onnx.rs` swaps it in for the tract
-//! nodes it matches when a model loads. It works on contiguous NCHW (or CHW) f32 tensors.
+//! Operators written for shapes our models use most, where tract 0.23's generic kernels are
+//! slow on this CPU (`bench profile`): 2x2 stride-2 max pooling and 3x3 depthwise convolution
+//! with a one-pixel zero border. `onnx.rs` swaps them in for the tract nodes they match when a
+//! model loads. They work on contiguous NCHW (or CHW) f32 tensors.
 
 use tract_onnx::tract_core::internal::*;
 
@@ -20,14 +21,17 @@ fn concrete_nchw(fact: &TypedFact) -> TractResult<[usize; 4]> {
     nchw(shape)
 }
 
-/// The output tensor: `[n, c, h, w]`, or `[c, h, w]` when the input had no batch axis.
-fn output(rank: usize, [n, c, h, w]: [usize; 4], values: Vec<f32>) -> TractResult<TValue> {
+/// The output tensor, `[n, c, h, w]` or `[c, h, w]` when the input had no batch axis, filled
+/// by `fill` in place (an ndarray turned into a tensor would be copied once more).
+fn output(
+    rank: usize,
+    [n, c, h, w]: [usize; 4],
+    fill: impl FnOnce(&mut [f32]),
+) -> TractResult<TValue> {
     let shape: &[usize] = if rank == 3 { &[c, h, w] } else { &[n, c, h, w] };
-    Ok(
-        tract_onnx::tract_core::ndarray::ArrayD::from_shape_vec(shape, values)?
-            .into_tensor()
-            .into_tvalue(),
-    )
+    let mut tensor = Tensor::zero::<f32>(shape)?;
+    fill(tensor.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
+    Ok(tensor.into_tvalue())
 }
 
 fn output_fact(rank: usize, [n, c, h, w]: [usize; 4]) -> TypedFact {
@@ -58,19 +62,19 @@ impl EvalOp for MaxPool2x2 {
         let [n, c, h, w] = nchw(input.shape())?;
         let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
         let (oh, ow) = (h / 2, w / 2);
-        // Every output is written below: no need to zero the buffer first.
-        let mut out = Vec::with_capacity(n * c * oh * ow);
-        for plane in x.chunks_exact(h * w) {
-            for pair in plane.chunks_exact(2 * w) {
+        let pooled = output(input.rank(), [n, c, oh, ow], |out: &mut [f32]| {
+            let pairs = x
+                .chunks_exact(h * w)
+                .flat_map(|plane| plane.chunks_exact(2 * w));
+            for (pair, out_row) in pairs.zip(out.chunks_exact_mut(ow)) {
                 let (top, bottom) = pair.split_at(w);
-                out.extend(
-                    top.chunks_exact(2)
-                        .zip(bottom.chunks_exact(2))
-                        .map(|(t, b)| t[0].max(t[1]).max(b[0].max(b[1]))),
-                );
+                let blocks = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+                for (o, (t, b)) in out_row.iter_mut().zip(blocks) {
+                    *o = t[0].max(t[1]).max(b[0].max(b[1]));
+                }
             }
-        }
-        Ok(tvec!(output(input.rank(), [n, c, oh, ow], out)?))
+        })?;
+        Ok(tvec!(pooled))
     }
 }
 
@@ -82,6 +86,190 @@ impl TypedOp for MaxPool2x2 {
             "MaxPool2x2 needs even sides, got {h}x{w}"
         );
         Ok(tvec!(output_fact(inputs[0].rank(), [n, c, h / 2, w / 2])))
+    }
+
+    as_op!();
+}
+
+/// Each channel convolved with its own 3x3 kernel, plus its bias, over a one-pixel zero border.
+#[derive(Debug, Clone)]
+pub struct DepthwiseConv3x3 {
+    /// `[channel][ky * 3 + kx]`.
+    pub kernels: Arc<Vec<[f32; 9]>>,
+    pub bias: Arc<Vec<f32>>,
+    pub stride: usize,
+}
+
+/// tract compares ops to merge identical nodes: weights compare by their bits.
+impl PartialEq for DepthwiseConv3x3 {
+    fn eq(&self, other: &Self) -> bool {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        self.stride == other.stride
+            && bits(self.kernels.as_flattened()) == bits(other.kernels.as_flattened())
+            && bits(&self.bias) == bits(&other.bias)
+    }
+}
+
+impl Eq for DepthwiseConv3x3 {}
+
+impl DepthwiseConv3x3 {
+    fn output_side(&self, side: usize) -> usize {
+        (side + 2 - 3) / self.stride + 1
+    }
+
+    fn plane(&self, k: &[f32; 9], bias: f32, x: &[f32], h: usize, w: usize, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above. It only widens the vectors:
+            // without FMA every product is rounded before it is added, as on the portable path,
+            // so both give the same bits.
+            return unsafe { self.plane_avx2(k, bias, x, h, w, out) };
+        }
+        self.plane_portable(k, bias, x, h, w, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn plane_avx2(
+        &self,
+        k: &[f32; 9],
+        bias: f32,
+        x: &[f32],
+        h: usize,
+        w: usize,
+        out: &mut [f32],
+    ) {
+        self.plane_portable(k, bias, x, h, w, out)
+    }
+
+    /// One channel. Rows above and below the image read as a row of zeros.
+    #[inline(always)]
+    fn plane_portable(
+        &self,
+        k: &[f32; 9],
+        bias: f32,
+        x: &[f32],
+        h: usize,
+        w: usize,
+        out: &mut [f32],
+    ) {
+        let zeros = vec![0f32; w];
+        let row = |iy: Option<usize>| match iy.filter(|&iy| iy < h) {
+            Some(iy) => &x[iy * w..(iy + 1) * w],
+            None => &zeros[..],
+        };
+        for (y, out_row) in out.chunks_exact_mut(self.output_side(w)).enumerate() {
+            let centre = y * self.stride;
+            let rows = [
+                row(centre.checked_sub(1)),
+                row(Some(centre)),
+                row(Some(centre + 1)),
+            ];
+            if self.stride == 1 && w >= 3 {
+                row_stride1(k, bias, rows, out_row);
+            } else {
+                for (ox, o) in out_row.iter_mut().enumerate() {
+                    *o = pixel(k, bias, rows, ox * self.stride);
+                }
+            }
+        }
+    }
+}
+
+/// One output pixel centred on input column `ix`; columns outside the image read as zero.
+#[inline(always)]
+fn pixel(k: &[f32; 9], bias: f32, rows: [&[f32]; 3], ix: usize) -> f32 {
+    let mut sum = bias;
+    for (r, taps) in rows.iter().zip(k.chunks_exact(3)) {
+        if ix > 0 {
+            sum += taps[0] * r[ix - 1];
+        }
+        sum += taps[1] * r[ix];
+        if ix + 1 < r.len() {
+            sum += taps[2] * r[ix + 1];
+        }
+    }
+    sum
+}
+
+/// One stride-1 output row from its three input rows in a single pass: the interior as nine
+/// slices of one length, which the compiler vectorises without bounds checks, then the edges.
+#[inline(always)]
+fn row_stride1(k: &[f32; 9], bias: f32, rows: [&[f32]; 3], out: &mut [f32]) {
+    let w = out.len();
+    let n = w - 2;
+    let [a, b, c] = rows;
+    let (a0, a1, a2) = (&a[..n], &a[1..n + 1], &a[2..n + 2]);
+    let (b0, b1, b2) = (&b[..n], &b[1..n + 1], &b[2..n + 2]);
+    let (c0, c1, c2) = (&c[..n], &c[1..n + 1], &c[2..n + 2]);
+    let interior = &mut out[1..n + 1];
+    for i in 0..n {
+        let mut sum = bias;
+        sum += k[0] * a0[i];
+        sum += k[1] * a1[i];
+        sum += k[2] * a2[i];
+        sum += k[3] * b0[i];
+        sum += k[4] * b1[i];
+        sum += k[5] * b2[i];
+        sum += k[6] * c0[i];
+        sum += k[7] * c1[i];
+        sum += k[8] * c2[i];
+        interior[i] = sum;
+    }
+    out[0] = pixel(k, bias, rows, 0);
+    out[w - 1] = pixel(k, bias, rows, w - 1);
+}
+
+impl Op for DepthwiseConv3x3 {
+    fn name(&self) -> StaticName {
+        "DepthwiseConv3x3".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "channels: {} stride: {}",
+            self.kernels.len(),
+            self.stride
+        )])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for DepthwiseConv3x3 {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let input = args_1!(inputs);
+        let [n, c, h, w] = nchw(input.shape())?;
+        ensure!(
+            c == self.kernels.len(),
+            "{c} channels for {} kernels",
+            self.kernels.len()
+        );
+        let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
+        let (oh, ow) = (self.output_side(h), self.output_side(w));
+        let convolved = output(input.rank(), [n, c, oh, ow], |out: &mut [f32]| {
+            let channels = (0..n).flat_map(|_| self.kernels.iter().zip(self.bias.iter()));
+            let planes = x.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * ow));
+            for ((plane, out_plane), (k, &b)) in planes.zip(channels) {
+                self.plane(k, b, plane, h, w, out_plane);
+            }
+        })?;
+        Ok(tvec!(convolved))
+    }
+}
+
+impl TypedOp for DepthwiseConv3x3 {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let [n, c, h, w] = concrete_nchw(inputs[0])?;
+        ensure!(
+            c == self.kernels.len(),
+            "{c} channels for {} kernels",
+            self.kernels.len()
+        );
+        let (oh, ow) = (self.output_side(h), self.output_side(w));
+        Ok(tvec!(output_fact(inputs[0].rank(), [n, c, oh, ow])))
     }
 
     as_op!();

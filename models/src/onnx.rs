@@ -1,12 +1,12 @@
 //! Loading an ONNX file into an optimised tract plan with a concrete input shape. Concrete
 //! shapes let tract pick its fastest kernels and plan memory once, at load time.
 
-use crate::kernels::MaxPool2x2;
+use crate::kernels::{DepthwiseConv3x3, MaxPool2x2};
 use crate::EngineError;
 use std::path::Path;
 use std::sync::Arc;
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::ops::cnn::{MaxPool, PaddingSpec, PoolSpec};
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, MaxPool, PaddingSpec, PoolSpec};
 use tract_onnx::tract_core::ops::konst::Const;
 use tract_onnx::tract_core::ops::math;
 use tract_onnx::tract_core::ops::nn::DataFormat;
@@ -68,6 +68,7 @@ fn load(
             if rewrite {
                 rewrite_prelu(&mut m)?;
                 rewrite_max_pool(&mut m)?;
+                rewrite_depthwise(&mut m)?;
             }
             m.into_optimized()
         })
@@ -184,6 +185,75 @@ fn rewrite_max_pool(model: &mut TypedModel) -> TractResult<usize> {
         let name = model.node(id).name.clone();
         let pooled = model.wire_node(format!("{name}.2x2"), MaxPool2x2, &[x])?[0];
         reroute(model, OutletId::new(id, 0), pooled)?;
+        rewritten += 1;
+    }
+    Ok(rewritten)
+}
+
+fn f32_values(model: &TypedModel, outlet: OutletId) -> Option<Vec<f32>> {
+    let konst = model.node(outlet.node).op_as::<Const>()?;
+    let values = konst.val().try_as_plain_ram().ok()?;
+    values.as_slice::<f32>().ok().map(<[f32]>::to_vec)
+}
+
+/// tract runs depthwise convolutions through a generic kernel, a third of YuNet's time and a
+/// quarter of MiniFASNet's (`bench profile`). Every 3x3 one with a one-pixel zero border, in
+/// NCHW, becomes [`DepthwiseConv3x3`]: the same products, summed in another order, so outputs
+/// agree to float rounding (models/tests/kernels.rs; the parity tests hold them to
+/// onnxruntime). Returns the number rewritten.
+fn rewrite_depthwise(model: &mut TypedModel) -> TractResult<usize> {
+    let mut rewritten = 0;
+    for id in 0..model.nodes().len() {
+        let node = model.node(id);
+        let Some(conv) = node.op_as::<Conv>() else {
+            continue;
+        };
+        let channels = conv.input_channels();
+        let Some(stride) = [1, 2]
+            .into_iter()
+            .find(|&s| plain_geometry(&conv.pool_spec, 3, s, 1))
+        else {
+            continue;
+        };
+        let depthwise = conv.group == channels
+            && conv.output_channels() == channels
+            && conv.q_params.is_none()
+            && conv.kernel_fmt == KernelFormat::OIHW
+            && node.inputs.len() == 3;
+        if !depthwise {
+            continue;
+        }
+        let x = node.inputs[0];
+        let (Some(kernel), Some(bias)) = (
+            f32_values(model, node.inputs[1]),
+            f32_values(model, node.inputs[2]),
+        ) else {
+            continue;
+        };
+        let rank_ok = concrete_shape(model, x)?
+            .is_some_and(|s| (s.len() == 3 || s.len() == 4) && s[s.len() - 3] == channels);
+        if kernel.len() != channels * 9 || !(bias.len() == channels || bias.len() == 1) || !rank_ok
+        {
+            continue;
+        }
+        let bias = if bias.len() == 1 {
+            vec![bias[0]; channels]
+        } else {
+            bias
+        };
+        let op = DepthwiseConv3x3 {
+            kernels: Arc::new(
+                kernel
+                    .chunks_exact(9)
+                    .map(|k| k.try_into().expect("chunks of 9"))
+                    .collect(),
+            ),
+            bias: Arc::new(bias),
+            stride,
+        };
+        let name = node.name.clone();
+        let out = model.wire_node(format!("{name}.depthwise3x3"), op, &[x])?[0];
+        reroute(model, OutletId::new(id, 0), out)?;
         rewritten += 1;
     }
     Ok(rewritten)
