@@ -147,7 +147,8 @@ fn model_table(
         "tract / ort",
     ]);
     let det_input = detector.preprocess(&rgb).tensor;
-    // tract's own operators throughout (no max-pool rewrite), timed interleaved with ours.
+    // tract's own operators throughout (no max-pool or depthwise rewrite), timed interleaved
+    // with ours.
     let side = detector.input_side();
     let unrewritten = liveness_models::onnx::load_model_unrewritten(
         &models.join(liveness_models::DETECTOR_FILE),
@@ -167,7 +168,7 @@ fn model_table(
         ratio(det, ort.models["yunet"]),
     ]);
     table.row(vec![
-        "YuNet, tract's own MaxPool (before)".into(),
+        "YuNet, tract's own operators (before)".into(),
         ms(det_before),
         ms(ort.models["yunet"]),
         ratio(det_before, ort.models["yunet"]),
