@@ -47,8 +47,47 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = image::DynamicImage::from_decoder(decoder).map_err(DecodeError::Corrupt)?;
+    if let image::DynamicImage::ImageRgb8(rgb) = &image {
+        if let Some(turned) = turn(rgb, orientation) {
+            return Ok(turned);
+        }
+    }
     image.apply_orientation(orientation);
     Ok(image.into_rgb8())
+}
+
+/// The three rotations a phone camera writes, on raw RGB rows: `image`'s own rotation copies
+/// pixel by pixel through bounds-checked accessors. `None` for the other orientations, left to
+/// `image`. The unit test holds both to the same pixels.
+fn turn(src: &RgbImage, orientation: image::metadata::Orientation) -> Option<RgbImage> {
+    use image::metadata::Orientation::*;
+    let (w, h) = (src.width() as usize, src.height() as usize);
+    match orientation {
+        // Clockwise: output pixel (ox, oy) is source pixel (oy, h - 1 - ox).
+        Rotate90 => Some(turned(src, h, w, |ox, oy| (oy, h - 1 - ox))),
+        Rotate180 => Some(turned(src, w, h, |ox, oy| (w - 1 - ox, h - 1 - oy))),
+        Rotate270 => Some(turned(src, h, w, |ox, oy| (w - 1 - oy, ox))),
+        _ => None,
+    }
+}
+
+/// An `out_w` x `out_h` image whose pixel (ox, oy) is `src`'s pixel `source(ox, oy)`.
+fn turned(
+    src: &RgbImage,
+    out_w: usize,
+    out_h: usize,
+    source: impl Fn(usize, usize) -> (usize, usize),
+) -> RgbImage {
+    let (w, raw) = (src.width() as usize, src.as_raw());
+    let mut out = vec![0u8; raw.len()];
+    for (oy, row) in out.chunks_exact_mut(out_w * 3).enumerate() {
+        for (ox, px) in row.chunks_exact_mut(3).enumerate() {
+            let (x, y) = source(ox, oy);
+            let i = (y * w + x) * 3;
+            px.copy_from_slice(&raw[i..i + 3]);
+        }
+    }
+    RgbImage::from_raw(out_w as u32, out_h as u32, out).expect("buffer matches the size")
 }
 
 /// The JPEG decoder fills a truncated scan with grey instead of failing, and half a face is
@@ -77,6 +116,19 @@ mod tests {
         assert!(!jpeg_is_complete(&[
             0xFF, 0xD8, 0xFF, 0xD9, 0xFF, 0xDA, 1, 2
         ]));
+    }
+
+    #[test]
+    fn fast_rotations_give_image_crates_pixels() {
+        use image::metadata::Orientation::*;
+        let src = RgbImage::from_fn(7, 4, |x, y| image::Rgb([x as u8, y as u8, (x * y) as u8]));
+        for orientation in [Rotate90, Rotate180, Rotate270] {
+            let mut expected = image::DynamicImage::ImageRgb8(src.clone());
+            expected.apply_orientation(orientation);
+            let turned = turn(&src, orientation).expect("a fast rotation");
+            assert_eq!(turned, expected.into_rgb8(), "{orientation:?}");
+        }
+        assert!(turn(&src, FlipHorizontal).is_none());
     }
 
     #[test]

@@ -21,17 +21,30 @@ fn concrete_nchw(fact: &TypedFact) -> TractResult<[usize; 4]> {
     nchw(shape)
 }
 
-/// The output tensor, `[n, c, h, w]` or `[c, h, w]` when the input had no batch axis, filled
-/// by `fill` in place (an ndarray turned into a tensor would be copied once more).
-fn output(
-    rank: usize,
-    [n, c, h, w]: [usize; 4],
-    fill: impl FnOnce(&mut [f32]),
-) -> TractResult<TValue> {
-    let shape: &[usize] = if rank == 3 { &[c, h, w] } else { &[n, c, h, w] };
-    let mut tensor = Tensor::zero::<f32>(shape)?;
-    fill(tensor.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
-    Ok(tensor.into_tvalue())
+/// The shared body of both operators' `eval`: the single NCHW (or CHW) f32 input, and an
+/// output of the same rank, `out_side` mapping each input side, that `fill` writes in place
+/// (an ndarray turned into a tensor would be copied once more).
+fn eval_planes(
+    inputs: TVec<TValue>,
+    out_side: impl Fn(usize) -> usize,
+    fill: impl FnOnce([usize; 4], &[f32], &mut [f32]) -> TractResult<()>,
+) -> TractResult<TVec<TValue>> {
+    let input = args_1!(inputs);
+    let [n, c, h, w] = nchw(input.shape())?;
+    let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
+    let (oh, ow) = (out_side(h), out_side(w));
+    let shape: &[usize] = if input.rank() == 3 {
+        &[c, oh, ow]
+    } else {
+        &[n, c, oh, ow]
+    };
+    let mut output = Tensor::zero::<f32>(shape)?;
+    fill(
+        [n, c, h, w],
+        x,
+        output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+    )?;
+    Ok(tvec!(output.into_tvalue()))
 }
 
 fn output_fact(rank: usize, [n, c, h, w]: [usize; 4]) -> TypedFact {
@@ -58,23 +71,23 @@ impl EvalOp for MaxPool2x2 {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
-        let [n, c, h, w] = nchw(input.shape())?;
-        let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
-        let (oh, ow) = (h / 2, w / 2);
-        let pooled = output(input.rank(), [n, c, oh, ow], |out: &mut [f32]| {
-            let pairs = x
-                .chunks_exact(h * w)
-                .flat_map(|plane| plane.chunks_exact(2 * w));
-            for (pair, out_row) in pairs.zip(out.chunks_exact_mut(ow)) {
-                let (top, bottom) = pair.split_at(w);
-                let blocks = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-                for (o, (t, b)) in out_row.iter_mut().zip(blocks) {
-                    *o = t[0].max(t[1]).max(b[0].max(b[1]));
+        eval_planes(
+            inputs,
+            |side| side / 2,
+            |[_, _, h, w], x, out| {
+                let pairs = x
+                    .chunks_exact(h * w)
+                    .flat_map(|plane| plane.chunks_exact(2 * w));
+                for (pair, out_row) in pairs.zip(out.chunks_exact_mut(w / 2)) {
+                    let (top, bottom) = pair.split_at(w);
+                    let blocks = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+                    for (o, (t, b)) in out_row.iter_mut().zip(blocks) {
+                        *o = t[0].max(t[1]).max(b[0].max(b[1]));
+                    }
                 }
-            }
-        })?;
-        Ok(tvec!(pooled))
+                Ok(())
+            },
+        )
     }
 }
 
@@ -98,6 +111,8 @@ pub struct DepthwiseConv3x3 {
     pub kernels: Arc<Vec<[f32; 9]>>,
     pub bias: Arc<Vec<f32>>,
     pub stride: usize,
+    /// Followed by ReLU, `max(x, 0)`, applied to each row while it is in cache.
+    pub relu: bool,
 }
 
 /// tract compares ops to merge identical nodes: weights compare by their bits.
@@ -105,6 +120,7 @@ impl PartialEq for DepthwiseConv3x3 {
     fn eq(&self, other: &Self) -> bool {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         self.stride == other.stride
+            && self.relu == other.relu
             && bits(self.kernels.as_flattened()) == bits(other.kernels.as_flattened())
             && bits(&self.bias) == bits(&other.bias)
     }
@@ -113,6 +129,15 @@ impl PartialEq for DepthwiseConv3x3 {
 impl Eq for DepthwiseConv3x3 {}
 
 impl DepthwiseConv3x3 {
+    fn check_channels(&self, channels: usize) -> TractResult<()> {
+        ensure!(
+            channels == self.kernels.len(),
+            "{channels} channels for {} kernels",
+            self.kernels.len()
+        );
+        Ok(())
+    }
+
     fn output_side(&self, side: usize) -> usize {
         (side + 2 - 3) / self.stride + 1
     }
@@ -172,6 +197,11 @@ impl DepthwiseConv3x3 {
                     *o = pixel(k, bias, rows, ox * self.stride);
                 }
             }
+            if self.relu {
+                for o in out_row.iter_mut() {
+                    *o = o.max(0.0);
+                }
+            }
         }
     }
 }
@@ -227,9 +257,10 @@ impl Op for DepthwiseConv3x3 {
 
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
-            "channels: {} stride: {}",
+            "channels: {} stride: {} relu: {}",
             self.kernels.len(),
-            self.stride
+            self.stride,
+            self.relu
         )])
     }
 
@@ -240,34 +271,28 @@ impl EvalOp for DepthwiseConv3x3 {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
-        let [n, c, h, w] = nchw(input.shape())?;
-        ensure!(
-            c == self.kernels.len(),
-            "{c} channels for {} kernels",
-            self.kernels.len()
-        );
-        let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
-        let (oh, ow) = (self.output_side(h), self.output_side(w));
-        let convolved = output(input.rank(), [n, c, oh, ow], |out: &mut [f32]| {
-            let channels = (0..n).flat_map(|_| self.kernels.iter().zip(self.bias.iter()));
-            let planes = x.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * ow));
-            for ((plane, out_plane), (k, &b)) in planes.zip(channels) {
-                self.plane(k, b, plane, h, w, out_plane);
-            }
-        })?;
-        Ok(tvec!(convolved))
+        eval_planes(
+            inputs,
+            |side| self.output_side(side),
+            |[n, c, h, w], x, out| {
+                self.check_channels(c)?;
+                let planes = x
+                    .chunks_exact(h * w)
+                    .zip(out.chunks_exact_mut(self.output_side(h) * self.output_side(w)));
+                let channels = (0..n).flat_map(|_| self.kernels.iter().zip(self.bias.iter()));
+                for ((plane, out_plane), (k, &b)) in planes.zip(channels) {
+                    self.plane(k, b, plane, h, w, out_plane);
+                }
+                Ok(())
+            },
+        )
     }
 }
 
 impl TypedOp for DepthwiseConv3x3 {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let [n, c, h, w] = concrete_nchw(inputs[0])?;
-        ensure!(
-            c == self.kernels.len(),
-            "{c} channels for {} kernels",
-            self.kernels.len()
-        );
+        self.check_channels(c)?;
         let (oh, ow) = (self.output_side(h), self.output_side(w));
         Ok(tvec!(output_fact(inputs[0].rank(), [n, c, oh, ow])))
     }

@@ -190,6 +190,21 @@ fn rewrite_max_pool(model: &mut TypedModel) -> TractResult<usize> {
     Ok(rewritten)
 }
 
+fn is_const_zero(model: &TypedModel, outlet: OutletId) -> bool {
+    f32_values(model, outlet).is_some_and(|v| v.iter().all(|&z| z == 0.0))
+}
+
+/// The node that applies ReLU (`max(x, 0)`) to `x` when it is `x`'s only consumer.
+fn sole_relu(model: &TypedModel, x: OutletId) -> Option<usize> {
+    let &[inlet] = model.outlet_successors(x) else {
+        return None;
+    };
+    let node = model.node(inlet.node);
+    let other = node.inputs.iter().find(|&&i| i != x)?;
+    (node.op().name() == "Max" && node.inputs.len() == 2 && is_const_zero(model, *other))
+        .then_some(node.id)
+}
+
 fn f32_values(model: &TypedModel, outlet: OutletId) -> Option<Vec<f32>> {
     let konst = model.node(outlet.node).op_as::<Const>()?;
     let values = konst.val().try_as_plain_ram().ok()?;
@@ -241,7 +256,12 @@ fn rewrite_depthwise(model: &mut TypedModel) -> TractResult<usize> {
         } else {
             bias
         };
+        // A ReLU right after the convolution is applied in the same pass over each row.
+        let conv_out = OutletId::new(id, 0);
+        let is_output = model.output_outlets()?.contains(&conv_out);
+        let relu = sole_relu(model, conv_out).filter(|_| !is_output);
         let op = DepthwiseConv3x3 {
+            relu: relu.is_some(),
             kernels: Arc::new(
                 kernel
                     .chunks_exact(9)
@@ -251,9 +271,10 @@ fn rewrite_depthwise(model: &mut TypedModel) -> TractResult<usize> {
             bias: Arc::new(bias),
             stride,
         };
-        let name = node.name.clone();
+        let name = model.node(id).name.clone();
         let out = model.wire_node(format!("{name}.depthwise3x3"), op, &[x])?[0];
-        reroute(model, OutletId::new(id, 0), out)?;
+        let replaced = relu.map_or(conv_out, |relu| OutletId::new(relu, 0));
+        reroute(model, replaced, out)?;
         rewritten += 1;
     }
     Ok(rewritten)
@@ -266,14 +287,7 @@ fn prelu_operands(model: &TypedModel, id: usize) -> TractResult<Option<(OutletId
     if node.op().name() != "Iff" || node.inputs.len() != 3 {
         return Ok(None);
     }
-    let is_zero = |o: OutletId| {
-        model.node(o.node).op_as::<Const>().is_some_and(|k| {
-            k.val()
-                .try_as_plain_ram()
-                .and_then(|v| v.as_slice::<f32>().map(|s| s.iter().all(|&z| z == 0.0)))
-                .unwrap_or(false)
-        })
-    };
+    let is_zero = |o: OutletId| is_const_zero(model, o);
     let cond = model.node(node.inputs[0].node);
     if cond.op().name() != "GT" || cond.inputs.len() != 2 {
         return Ok(None);
