@@ -142,15 +142,16 @@ impl DepthwiseConv3x3 {
         (side + 2 - 3) / self.stride + 1
     }
 
-    fn plane(&self, k: &[f32; 9], bias: f32, x: &[f32], h: usize, w: usize, out: &mut [f32]) {
+    /// One channel; `zeros` is a row of `w` zeros standing for the rows outside the image.
+    fn plane(&self, k: &[f32; 9], bias: f32, x: &[f32], zeros: &[f32], w: usize, out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above. It only widens the vectors:
             // without FMA every product is rounded before it is added, as on the portable path,
             // so both give the same bits.
-            return unsafe { self.plane_avx2(k, bias, x, h, w, out) };
+            return unsafe { self.plane_avx2(k, bias, x, zeros, w, out) };
         }
-        self.plane_portable(k, bias, x, h, w, out)
+        self.plane_portable(k, bias, x, zeros, w, out)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -160,28 +161,27 @@ impl DepthwiseConv3x3 {
         k: &[f32; 9],
         bias: f32,
         x: &[f32],
-        h: usize,
+        zeros: &[f32],
         w: usize,
         out: &mut [f32],
     ) {
-        self.plane_portable(k, bias, x, h, w, out)
+        self.plane_portable(k, bias, x, zeros, w, out)
     }
 
-    /// One channel. Rows above and below the image read as a row of zeros.
     #[inline(always)]
     fn plane_portable(
         &self,
         k: &[f32; 9],
         bias: f32,
         x: &[f32],
-        h: usize,
+        zeros: &[f32],
         w: usize,
         out: &mut [f32],
     ) {
-        let zeros = vec![0f32; w];
+        let h = x.len() / w;
         let row = |iy: Option<usize>| match iy.filter(|&iy| iy < h) {
             Some(iy) => &x[iy * w..(iy + 1) * w],
-            None => &zeros[..],
+            None => zeros,
         };
         for (y, out_row) in out.chunks_exact_mut(self.output_side(w)).enumerate() {
             let centre = y * self.stride;
@@ -280,8 +280,9 @@ impl EvalOp for DepthwiseConv3x3 {
                     .chunks_exact(h * w)
                     .zip(out.chunks_exact_mut(self.output_side(h) * self.output_side(w)));
                 let channels = (0..n).flat_map(|_| self.kernels.iter().zip(self.bias.iter()));
+                let zeros = vec![0f32; w];
                 for ((plane, out_plane), (k, &b)) in planes.zip(channels) {
-                    self.plane(k, b, plane, h, w, out_plane);
+                    self.plane(k, b, plane, &zeros, w, out_plane);
                 }
                 Ok(())
             },

@@ -137,7 +137,7 @@ fn reroute(model: &mut TypedModel, old: OutletId, new: OutletId) -> TractResult<
 }
 
 /// Whether a pooling geometry is `size` x `size`, stride `stride`, no dilation, padded by
-/// `pad` on every side, NCHW.
+/// `pad` on every side, channel-first (NCHW, or CHW once tract drops a batch of 1).
 fn plain_geometry(spec: &PoolSpec, size: usize, stride: usize, pad: usize) -> bool {
     let all =
         |v: &Option<TVec<usize>>, x: usize| v.as_ref().is_none_or(|v| v.iter().all(|&d| d == x));
@@ -212,10 +212,10 @@ fn f32_values(model: &TypedModel, outlet: OutletId) -> Option<Vec<f32>> {
 }
 
 /// tract runs depthwise convolutions through a generic kernel, a third of YuNet's time and a
-/// quarter of MiniFASNet's (`bench profile`). Every 3x3 one with a one-pixel zero border, in
-/// NCHW, becomes [`DepthwiseConv3x3`]: the same products, summed in another order, so outputs
-/// agree to float rounding (models/tests/kernels.rs; the parity tests hold them to
-/// onnxruntime). Returns the number rewritten.
+/// quarter of MiniFASNet's (`bench profile`). Every 3x3 one with a one-pixel zero border,
+/// channel-first, becomes [`DepthwiseConv3x3`], with the ReLU that alone follows it folded in.
+/// It adds the same products in the same order as tract: the outputs are bit-identical
+/// (models/tests/kernels.rs). Returns the number rewritten.
 fn rewrite_depthwise(model: &mut TypedModel) -> TractResult<usize> {
     let mut rewritten = 0;
     for id in 0..model.nodes().len() {
