@@ -125,19 +125,10 @@ async fn job_that_keeps_failing_transiently_is_retried_until_the_horizon_then_fa
 async fn ready_dead_letters(config: &liveness_pipeline::config::QueueConfig) -> u32 {
     let connection = queue::connect(config).await.unwrap();
     let channel = connection.create_channel().await.unwrap();
-    let declared = channel
-        .queue_declare(
-            queue::dead_letter_queue(&config.queue).as_str().into(),
-            lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let dead = queue::dead_letter_queue(&config.queue);
+    let count = queue::message_count(&channel, &dead).await.unwrap();
     connection.close(200, "counted".into()).await.unwrap();
-    declared.message_count()
+    count
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

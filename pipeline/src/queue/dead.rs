@@ -56,7 +56,8 @@ impl DeadLetter {
     }
 }
 
-async fn message_count(channel: &lapin::Channel, queue: &str) -> Result<u32, QueueError> {
+/// Messages ready in `queue`, as the broker counts them (unacknowledged ones are not counted).
+pub async fn message_count(channel: &lapin::Channel, queue: &str) -> Result<u32, QueueError> {
     let declared = channel
         .queue_declare(
             queue.into(),

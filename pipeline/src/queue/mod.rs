@@ -4,7 +4,7 @@
 mod dead;
 mod topology;
 
-pub use dead::{death, list_dead_letters, redrive_dead_letters, DeadLetter};
+pub use dead::{death, list_dead_letters, message_count, redrive_dead_letters, DeadLetter};
 pub use topology::{
     dead_letter_events_queue, dead_letter_exchange, dead_letter_queue, declare, remove, retry_queue,
 };
